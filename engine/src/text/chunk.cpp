@@ -1,0 +1,174 @@
+// chunk.cpp — splitting text into bounded, overlapping chunks.
+//
+// Every chunk is a slice of the original text. The text is first cut into atoms — whole
+// paragraphs when they fit in max_chars, else their sentences, else a sentence's words, else
+// pieces of a word — and the atoms are packed greedily. A chunk after the first starts at a word
+// boundary inside the previous chunk's tail, so its overlap is that tail verbatim.
+
+#include <algorithm>
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "loom/text.hpp"
+#include "text_internal.hpp"
+
+namespace loom::text {
+namespace {
+
+using detail::is_continuation;
+using detail::is_space;
+using detail::Span;
+
+constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+
+// Paragraphs are separated by whitespace holding at least two line breaks (a blank line).
+std::vector<Span> paragraph_spans(std::string_view text) {
+  std::vector<Span> spans;
+  const std::size_t n = text.size();
+  std::size_t i = 0;
+  while (true) {
+    while (i < n && is_space(text[i])) ++i;
+    if (i == n) break;
+    const std::size_t begin = i;
+    std::size_t last = i;
+    while (i < n) {
+      if (!is_space(text[i])) {
+        last = ++i;
+        continue;
+      }
+      int newlines = 0;
+      for (; i < n && is_space(text[i]); ++i) newlines += text[i] == '\n' ? 1 : 0;
+      if (newlines >= 2) break;
+    }
+    spans.push_back({begin, last});
+  }
+  return spans;
+}
+
+// End of the longest prefix of text[begin, end) that fits in max_chars without splitting a UTF-8
+// sequence. Always makes progress: a character longer than max_chars is kept whole.
+std::size_t piece_end(std::string_view text, std::size_t begin, std::size_t end,
+                      std::size_t max_chars) {
+  if (end - begin <= max_chars) return end;
+  const std::size_t cut = begin + max_chars;
+  std::size_t back = cut;
+  // A valid sequence has at most three continuation bytes; past that the text is malformed and
+  // any cut is as good as another.
+  for (int steps = 0; steps < 3 && back > begin && is_continuation(text[back]); ++steps) --back;
+  if (!is_continuation(text[back]) && back > begin) return back;
+  if (back == begin) {
+    std::size_t forward = begin + 1;
+    while (forward < end && forward - begin < 4 && is_continuation(text[forward])) ++forward;
+    return forward;
+  }
+  return cut;
+}
+
+class Chunker {
+ public:
+  Chunker(std::string_view text, std::size_t max_chars, std::size_t overlap)
+      : text_(text), max_chars_(max_chars), overlap_(overlap) {}
+
+  std::vector<std::string> run() {
+    for (const Span& paragraph : paragraph_spans(text_)) add_paragraph(paragraph);
+    std::vector<std::string> chunks;
+    if (atoms_.empty()) return chunks;
+    Span current = atoms_.front();
+    for (std::size_t i = 1; i < atoms_.size(); ++i) {
+      const Span& atom = atoms_[i];
+      if (atom.end - current.begin <= max_chars_) {
+        current.end = atom.end;
+        continue;
+      }
+      chunks.emplace_back(slice(current));
+      const std::size_t start = overlap_start(current, atom.end);
+      current = {start == kNone ? atom.begin : start, atom.end};
+    }
+    chunks.emplace_back(slice(current));
+    return chunks;
+  }
+
+ private:
+  std::string_view slice(Span span) const { return text_.substr(span.begin, span.end - span.begin); }
+
+  void add_paragraph(Span paragraph) {
+    std::vector<Span> sentences = detail::sentence_spans(slice(paragraph));
+    for (Span& sentence : sentences) {
+      sentence.begin += paragraph.begin;
+      sentence.end += paragraph.begin;
+      sentence_starts_.push_back(sentence.begin);
+    }
+    if (paragraph.end - paragraph.begin <= max_chars_) {
+      atoms_.push_back(paragraph);
+      return;
+    }
+    for (const Span& sentence : sentences) add_sentence(sentence);
+  }
+
+  void add_sentence(Span sentence) {
+    if (sentence.end - sentence.begin <= max_chars_) {
+      atoms_.push_back(sentence);
+      return;
+    }
+    std::size_t i = sentence.begin;
+    while (i < sentence.end) {
+      while (i < sentence.end && is_space(text_[i])) ++i;
+      const std::size_t begin = i;
+      while (i < sentence.end && !is_space(text_[i])) ++i;
+      if (i > begin) add_word({begin, i});
+    }
+  }
+
+  void add_word(Span word) {
+    while (word.begin < word.end) {
+      const std::size_t end = piece_end(text_, word.begin, word.end, max_chars_);
+      atoms_.push_back({word.begin, end});
+      word.begin = end;
+    }
+  }
+
+  // Where the chunk after `previous` starts so that it repeats a tail of `previous` of at most
+  // overlap_ bytes and still fits the atom ending at next_end; kNone for no overlap.
+  std::size_t overlap_start(Span previous, std::size_t next_end) const {
+    if (overlap_ == 0) return kNone;
+    // A proper tail only: repeating a whole chunk would make it redundant.
+    std::size_t low = previous.begin + 1;
+    if (previous.end > overlap_) low = std::max(low, previous.end - overlap_);
+    if (next_end > max_chars_) low = std::max(low, next_end - max_chars_);
+    std::size_t word = kNone;
+    for (std::size_t p = low; p < previous.end; ++p) {
+      if (is_space(text_[p - 1]) && !is_space(text_[p])) {
+        word = p;
+        break;
+      }
+    }
+    if (word == kNone) return kNone;
+    // Every sentence start is also a word start, so none lies before `word`. A sentence boundary
+    // reads better, but not at the price of losing more than half the context.
+    const auto sentence = std::lower_bound(sentence_starts_.begin(), sentence_starts_.end(), word);
+    if (sentence != sentence_starts_.end() && *sentence < previous.end &&
+        (previous.end - *sentence) * 2 >= previous.end - word) {
+      return *sentence;
+    }
+    return word;
+  }
+
+  std::string_view text_;
+  std::size_t max_chars_;
+  std::size_t overlap_;
+  std::vector<Span> atoms_;
+  std::vector<std::size_t> sentence_starts_;  // ascending
+};
+
+}  // namespace
+
+std::vector<std::string> chunk(std::string_view text, const ChunkOptions& options) {
+  // Nonsense options get the nearest sensible meaning rather than an error: this never fails.
+  const std::size_t max_chars = std::max<std::size_t>(options.max_chars, 1);
+  const std::size_t overlap = options.overlap >= max_chars ? max_chars / 2 : options.overlap;
+  return Chunker(text, max_chars, overlap).run();
+}
+
+}  // namespace loom::text
