@@ -155,6 +155,7 @@ TEST_CASE("split_sentences splits at terminators and trims", "[text]") {
         Strings{"Hello there.", "How are you?", "Fine!"});
   CHECK(split_sentences("No terminator at all") == Strings{"No terminator at all"});
   CHECK(split_sentences("What?! Really... I see.") == Strings{"What?!", "Really...", "I see."});
+  CHECK(split_sentences("I thought... maybe not.") == Strings{"I thought... maybe not."});
 }
 
 TEST_CASE("split_sentences gives nothing for empty or blank text", "[text]") {
@@ -191,6 +192,8 @@ TEST_CASE("split_sentences does not split decimals, versions or hosts", "[text]"
   CHECK(split_sentences("Visit example.com with v1.2.3 today. Bye.") ==
         Strings{"Visit example.com with v1.2.3 today.", "Bye."});
   CHECK(split_sentences("It cost 5. Then it rose.") == Strings{"It cost 5.", "Then it rose."});
+  CHECK(split_sentences("We met at 5 p.m. yesterday. Fine.") ==
+        Strings{"We met at 5 p.m. yesterday.", "Fine."});
 }
 
 TEST_CASE("split_sentences keeps closing quotes and brackets with the sentence", "[text]") {
@@ -266,7 +269,7 @@ TEST_CASE("chunk gives nothing for empty text and one trimmed chunk for short te
 
 TEST_CASE("chunk keeps paragraphs whole when they fit", "[text]") {
   const std::string p1 = "Alpha paragraph one has a few words.";      // 36 bytes
-  const std::string p2 = "Beta paragraph two is also short, surely.";  // 41 bytes
+  const std::string p2 = "Beta has two. Both are short, surely.";      // 37 bytes
   const std::string p3 = "Gamma three.";
   const std::string text = p1 + "\n\n" + p2 + "\n\n" + p3;
   CHECK(chunk(text, {50, 0}) == Strings{p1, p2, p3});
@@ -281,6 +284,15 @@ TEST_CASE("chunk starts the next chunk with a sentence from the previous one", "
   REQUIRE(chunks.size() == 2);
   CHECK(chunks[0] == p1);
   CHECK(chunks[1] == "Short tail one.\n\n" + p2);
+}
+
+TEST_CASE("chunk prefers a word boundary when a sentence start would leave little overlap",
+          "[text]") {
+  const std::string p1 = "Words one two three four five six seven eight nine. Ok.";
+  const std::string p2 = "Next paragraph here.";
+  const Strings chunks = chunk(p1 + "\n\n" + p2, {60, 25});
+  REQUIRE(chunks.size() == 2);
+  CHECK(chunks[1] == "six seven eight nine. Ok.\n\n" + p2);  // not just "Ok."
 }
 
 TEST_CASE("chunk shortens the overlap so a paragraph still fits whole", "[text]") {
@@ -509,6 +521,8 @@ TEST_CASE("keywords delimits phrases at stopwords, punctuation and numbers", "[t
   CHECK(terms_of(keywords("the cat and the dog", 10)) == Strings{"cat", "dog"});
   CHECK(terms_of(keywords("red apples, green pears", 10)) == Strings{"red apples", "green pears"});
   CHECK(terms_of(keywords("version 2 release", 10)) == Strings{"version", "release"});
+  CHECK(terms_of(keywords("Introduction\nMachine learning", 10)) ==
+        Strings{"machine learning", "introduction"});
   CHECK(terms_of(keywords("Cr\xC3\xA8me br\xC3\xBBl\xC3\xA9" "e recipes", 10)) ==
         Strings{"cr\xC3\xA8me br\xC3\xBBl\xC3\xA9" "e recipes"});
   // Runs of more than four content words are lists, not phrases.
@@ -519,4 +533,38 @@ TEST_CASE("keywords gives nothing for empty, stopword-only or zero-count request
   CHECK(keywords("", 5).empty());
   CHECK(keywords("the and of it is", 5).empty());
   CHECK(keywords("solar panels", 0).empty());
+}
+
+// ---- robustness ------------------------------------------------------------------------------
+
+TEST_CASE("text functions hold their invariants on arbitrary and malformed input", "[text]") {
+  // Pieces chosen to hit every special case, including truncated and stray UTF-8 bytes.
+  static const char* const kPieces[] = {
+      ".", "!", "?", "...", " ", "  ", "\n", "\n\n", "\t", "Mr", "e.g", "J", "a", "Word", "3",
+      "\"", "'", "(", ")", "-", ",", "\xE2\x80\x9D", "\xE2\x80\x9C", "\xE2\x80\x99",
+      "\xE2\x80\xA6", "\xC3\xA9", "\xF0\x9F\x8E\x89", "\xE2", "\x80", "\xFF", "\xC3"};
+  constexpr std::uint32_t kPieceCount = sizeof kPieces / sizeof kPieces[0];
+  Lcg random(99);
+  for (int round = 0; round < 300; ++round) {
+    std::string text;
+    const std::uint32_t length = random.next(120);
+    for (std::uint32_t i = 0; i < length; ++i) text += kPieces[random.next(kPieceCount)];
+    const bool valid = is_valid_utf8(text);
+    for (const std::string& sentence : split_sentences(text)) {
+      CHECK(is_trimmed(sentence));
+      if (valid) CHECK(is_valid_utf8(sentence));
+    }
+    for (const std::string& word : words(text)) {
+      CHECK_FALSE(word.empty());
+      if (valid) CHECK(is_valid_utf8(word));
+    }
+    const std::size_t max_chars = 4 + random.next(40);
+    for (const std::string& piece : chunk(text, {max_chars, random.next(30)})) {
+      CHECK(piece.size() <= max_chars);
+      CHECK(is_trimmed(piece));
+      if (valid) CHECK(is_valid_utf8(piece));
+    }
+    CHECK(summarize(text, 2).size() <= 2);
+    for (const Keyword& keyword : keywords(text, 5)) CHECK(keyword.score > 0);
+  }
 }

@@ -75,7 +75,8 @@ void register_text_agents(AgentRegistry& r) {
   t.name = "text.template";
   t.version = "1";
   t.description = "Renders its `template` (the engine fills in every {{ }}). Output: the text.";
-  t.params = {param("template", InputType::kString, true, "text with {{ }} templates")};
+  // A template that is one expression keeps its type, so text.template also computes values.
+  t.params = {param("template", InputType::kAny, true, "text with {{ }} templates, or one expression")};
   t.run = run_template;
   r.add(t);
 

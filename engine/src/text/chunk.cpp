@@ -133,10 +133,10 @@ class Chunker {
   // overlap_ bytes and still fits the atom ending at next_end; kNone for no overlap.
   std::size_t overlap_start(Span previous, std::size_t next_end) const {
     if (overlap_ == 0) return kNone;
-    // A proper tail only: repeating a whole chunk would make it redundant.
-    std::size_t low = previous.begin + 1;
+    // The atom did not fit after previous.begin, so `low` lies past it: the overlap is a proper
+    // tail and text_[p - 1] below is in range.
+    std::size_t low = next_end - max_chars_;
     if (previous.end > overlap_) low = std::max(low, previous.end - overlap_);
-    if (next_end > max_chars_) low = std::max(low, next_end - max_chars_);
     std::size_t word = kNone;
     for (std::size_t p = low; p < previous.end; ++p) {
       if (is_space(text_[p - 1]) && !is_space(text_[p])) {

@@ -763,6 +763,7 @@ Result<std::shared_ptr<const Template>> Template::parse(std::string_view text) {
     // Find the closing "}}" outside string literals.
     std::size_t j = open + 2;
     char quote = 0;
+    std::size_t quote_at = 0;
     std::size_t close = std::string_view::npos;
     for (; j < text.size(); ++j) {
       char c = text[j];
@@ -771,10 +772,17 @@ Result<std::shared_ptr<const Template>> Template::parse(std::string_view text) {
         else if (c == quote) quote = 0;
       } else if (c == '\'' || c == '"') {
         quote = c;
+        quote_at = j;
       } else if (c == '}' && j + 1 < text.size() && text[j + 1] == '}') {
         close = j;
         break;
       }
+    }
+    if (close == std::string_view::npos && quote) {
+      Error e = make_error(ErrorCode::kTemplateSyntax, "a string opened here is never closed",
+                           std::string("close it with ") + quote + " before '}}'");
+      e.column = static_cast<int>(quote_at) + 1;
+      return e;
     }
     if (close == std::string_view::npos) {
       Error e = make_error(ErrorCode::kTemplateSyntax, "'{{' is never closed", "add '}}' after the expression");

@@ -1,0 +1,189 @@
+#include "host.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "files.hpp"
+#include "http.hpp"
+
+namespace loom::cli {
+namespace {
+
+struct Completion {
+  std::uint64_t effect;
+  EffectResult result;
+};
+
+class Worker {
+ public:
+  std::atomic<bool> cancel{false};
+  std::thread thread;
+};
+
+class Host {
+ public:
+  Host(Run& run, const HostConfig& config) : run_(run), config_(config), start_(std::chrono::steady_clock::now()) {}
+
+  ~Host() {
+    for (auto& [id, w] : workers_) w->cancel = true;
+    for (auto& [id, w] : workers_) {
+      if (w->thread.joinable()) w->thread.join();
+    }
+  }
+
+  HostExit drive() {
+    for (;;) {
+      if (config_.interrupted && config_.interrupted->load()) return HostExit::kInterrupted;
+      std::vector<Effect> effects = run_.poll(now());
+      if (!flush_events()) return HostExit::kWriteFailed;
+      for (Effect& e : effects) perform(std::move(e));
+      if (run_.finished()) return HostExit::kFinished;
+      if (run_.has_ready_work()) continue;
+      if (!wait_and_resolve()) return HostExit::kStuck;
+      if (!flush_events()) return HostExit::kWriteFailed;
+    }
+  }
+
+ private:
+  std::int64_t now() const {
+    auto elapsed = std::chrono::steady_clock::now() - start_;
+    return config_.clock_base_ms + std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
+  }
+
+  bool flush_events() {
+    for (const Event& e : run_.take_events()) {
+      if (e.type == EventType::kStepSucceeded && !config_.cache_dir.empty() && e.data.is_object() &&
+          e.data.contains("cache_key") && !e.data.value("cached", false)) {
+        store_cache(e.data["cache_key"].get<std::string>(), e.data["output"]);
+      }
+      if (config_.on_event && !config_.on_event(e)) return false;
+    }
+    return true;
+  }
+
+  void store_cache(const std::string& key, const Json& output) {
+    std::error_code ec;
+    std::filesystem::create_directories(config_.cache_dir, ec);
+    std::string path = config_.cache_dir + "/" + key + ".json";
+    std::string tmp = path + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      out << output.dump(-1, ' ', false, Json::error_handler_t::replace);
+      if (!out) return;
+    }
+    std::filesystem::rename(tmp, path, ec);  // atomic: a reader never sees half an entry
+  }
+
+  void complete(std::uint64_t id, EffectResult r) {
+    std::lock_guard<std::mutex> lock(mu_);
+    done_.push_back({id, std::move(r)});
+    cv_.notify_one();
+  }
+
+  void perform(Effect e) {
+    switch (e.kind) {
+      case Effect::Kind::kCancel: {
+        timers_.erase(e.cancels);
+        auto it = workers_.find(e.cancels);
+        if (it != workers_.end()) it->second->cancel = true;
+        return;
+      }
+      case Effect::Kind::kCacheLookup: {
+        Json out = {{"hit", false}};
+        if (!config_.cache_dir.empty()) {
+          if (auto text = read_file(config_.cache_dir + "/" + e.cache_key + ".json")) {
+            Json v = Json::parse(*text, nullptr, false);
+            if (!v.is_discarded()) out = {{"hit", true}, {"output", v}};
+          }
+        }
+        complete(e.id, EffectResult::success(out));
+        return;
+      }
+      case Effect::Kind::kAgent:
+        break;
+    }
+    if (e.agent == "util.sleep") {
+      double ms = e.args.value("ms", 0.0);
+      timers_[e.id] = {now() + static_cast<std::int64_t>(ms), e.args.value("value", Json())};
+      return;
+    }
+    if (e.agent == "http.fetch") {
+      auto worker = std::make_unique<Worker>();
+      Worker* w = worker.get();
+      std::int64_t timeout = e.deadline_ms > 0 ? std::max<std::int64_t>(1, e.deadline_ms - now()) : 0;
+      std::uint64_t id = e.id;
+      Json args = std::move(e.args);
+      w->thread = std::thread([this, w, id, args, timeout] { complete(id, http_fetch(args, timeout, w->cancel)); });
+      workers_[id] = std::move(worker);
+      return;
+    }
+    complete(e.id, EffectResult::failure(ErrorCode::kNotImplemented,
+                                         "the native host does not perform '" + e.agent + "' yet",
+                                         -1));
+  }
+
+  // Waits for a completion, a due timer or the run's next wakeup; resolves what is due.
+  bool wait_and_resolve() {
+    std::int64_t next = now() + 200;  // redraw progress and check for Ctrl-C this often
+    for (const auto& [id, t] : timers_) next = std::min(next, t.first);
+    if (auto w = run_.next_wakeup()) next = std::min(next, *w);
+    bool anything = !timers_.empty() || !workers_.empty() || run_.next_wakeup().has_value() || run_.in_flight() > 0;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      std::int64_t wait = std::max<std::int64_t>(0, next - now());
+      cv_.wait_for(lock, std::chrono::milliseconds(wait), [this] { return !done_.empty(); });
+    }
+    std::deque<Completion> ready;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ready.swap(done_);
+    }
+    for (auto& c : ready) {
+      auto w = workers_.find(c.effect);
+      if (w != workers_.end()) {
+        if (w->second->thread.joinable()) w->second->thread.join();
+        bool was_cancelled = w->second->cancel.load();
+        workers_.erase(w);
+        if (was_cancelled) continue;  // the engine no longer waits for it
+      }
+      run_.resolve(c.effect, c.result, now());
+    }
+    std::int64_t t = now();
+    for (auto it = timers_.begin(); it != timers_.end();) {
+      if (it->second.first <= t) {
+        run_.resolve(it->first, EffectResult::success(it->second.second), t);
+        it = timers_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (config_.on_tick) config_.on_tick(t);
+    return anything || !ready.empty();
+  }
+
+  Run& run_;
+  const HostConfig& config_;
+  std::chrono::steady_clock::time_point start_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Completion> done_;
+  std::map<std::uint64_t, std::unique_ptr<Worker>> workers_;
+  std::map<std::uint64_t, std::pair<std::int64_t, Json>> timers_;
+};
+
+}  // namespace
+
+HostExit drive(Run& run, const HostConfig& config) {
+  Host host(run, config);
+  return host.drive();
+}
+
+}  // namespace loom::cli

@@ -1,0 +1,27 @@
+// The native host loop: drives a Run with real time, performs effects on worker threads,
+// persists events before the effects they cause start, and shows progress.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "loom/run.hpp"
+
+namespace loom::cli {
+
+struct HostConfig {
+  std::string cache_dir;                   ///< step cache folder ("" = no cache)
+  std::int64_t clock_base_ms = 0;          ///< `now` at start (a resumed run continues its clock)
+  std::function<bool(const Event&)> on_event;  ///< persists and displays; false = stop (write failed)
+  std::function<void(std::int64_t now)> on_tick;  ///< redraws progress a few times a second
+  const std::atomic<bool>* interrupted = nullptr;  ///< set by SIGINT
+};
+
+enum class HostExit { kFinished, kInterrupted, kStuck, kWriteFailed };
+
+/// Runs `run` until it finishes or is interrupted.
+HostExit drive(Run& run, const HostConfig& config);
+
+}  // namespace loom::cli

@@ -1,0 +1,139 @@
+#include "progress.hpp"
+
+#include <algorithm>
+
+namespace loom::cli {
+namespace {
+std::string seconds(std::int64_t ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2fs", static_cast<double>(ms) / 1000.0);
+  return buf;
+}
+bool top_level(const std::string& path) { return path.find('/') == std::string::npos; }
+}  // namespace
+
+Progress::Progress(std::FILE* out, bool tty, std::size_t top_level_steps)
+    : out_(out), tty_(tty), total_(top_level_steps) {}
+
+void Progress::line(const std::string& text) {
+  if (tty_ && line_shown_) std::fputs("\r\033[K", out_);
+  line_shown_ = false;
+  std::fputs(text.c_str(), out_);
+  std::fputc('\n', out_);
+  std::fflush(out_);
+}
+
+void Progress::on_event(const Event& e) {
+  if (start_ < 0) start_ = e.time_ms;
+  now_ = std::max(now_, e.time_ms);
+  std::string when = seconds(e.time_ms - start_);
+  if (e.step.empty()) {
+    switch (e.type) {
+      case EventType::kRunPaused: line("  " + when + "  run paused: waiting for a person"); break;
+      case EventType::kRunFailed: {
+        std::string msg = e.data.is_object() && e.data.contains("error") ? e.data["error"].value("message", "") : "";
+        line("  " + when + "  run failed: " + msg);
+        break;
+      }
+      case EventType::kRunCancelled: line("  " + when + "  run cancelled"); break;
+      default: break;
+    }
+    return;
+  }
+  if (!steps_.count(e.step)) order_.push_back(e.step);
+  StepView& s = steps_[e.step];
+  std::string shown;
+  switch (e.type) {
+    case EventType::kStepScheduled:
+      s.status = "scheduled";
+      if (e.data.is_object() && e.data.contains("items")) s.items = e.data["items"].get<int>();
+      break;
+    case EventType::kStepStarted:
+      s.status = "running";
+      s.attempts = std::max(s.attempts, e.attempt);
+      if (s.started < 0) s.started = e.time_ms;
+      break;
+    case EventType::kLoopIteration:
+      s.status = "running";
+      if (s.started < 0) s.started = e.time_ms;
+      shown = "iteration " + std::to_string(e.data.value("iteration", 0) + 1);
+      break;
+    case EventType::kStepSucceeded:
+      if (e.item >= 0) {
+        ++s.items_done;
+        break;
+      }
+      s.status = "succeeded";
+      s.finished = e.time_ms;
+      s.cached = e.data.is_object() && e.data.value("cached", false);
+      shown = s.cached ? "succeeded (from the step cache)" : "succeeded";
+      break;
+    case EventType::kStepFailed:
+      if (e.item >= 0) {
+        ++s.items_done;
+        shown = "item " + std::to_string(e.item) + " failed: " + e.data["error"].value("message", "");
+        break;
+      }
+      s.status = "failed";
+      s.finished = e.time_ms;
+      s.error = e.data.is_object() ? e.data["error"].value("message", "") : "";
+      shown = "failed: " + s.error;
+      break;
+    case EventType::kStepRetrying:
+      shown = "attempt " + std::to_string(e.attempt) + " failed (" + e.data["error"].value("message", "") +
+              "); retrying in " + seconds(e.data.value("delay_ms", 0));
+      break;
+    case EventType::kStepSkipped:
+      s.status = "skipped";
+      shown = "skipped (" + e.data.value("reason", std::string("when")) + ")";
+      break;
+    default:
+      break;
+  }
+  if (!shown.empty() && (!tty_ || s.status != "running" || e.type != EventType::kStepStarted)) {
+    line("  " + when + "  " + e.step + "  " + shown);
+  }
+}
+
+void Progress::tick(std::int64_t now) {
+  now_ = std::max(now_, now);
+  if (!tty_) return;
+  std::size_t done = 0;
+  std::string running;
+  for (const auto& path : order_) {
+    const StepView& s = steps_[path];
+    if (top_level(path) && (s.status == "succeeded" || s.status == "failed" || s.status == "skipped")) ++done;
+    if (s.status == "running" && running.size() < 60) {
+      running += (running.empty() ? "" : ", ") + path;
+      if (s.items >= 0) running += " [" + std::to_string(s.items_done) + "/" + std::to_string(s.items) + "]";
+      if (s.attempts > 1) running += " (attempt " + std::to_string(s.attempts) + ")";
+    }
+  }
+  std::string text = "\r\033[K  " + std::to_string(done) + "/" + std::to_string(total_) + " steps done";
+  if (!running.empty()) text += " · running: " + running;
+  if (start_ >= 0) text += " · " + seconds(now_ - start_);
+  std::fputs(text.c_str(), out_);
+  std::fflush(out_);
+  line_shown_ = true;
+}
+
+void Progress::summary(const Run& run) {
+  if (tty_ && line_shown_) std::fputs("\r\033[K", out_);
+  line_shown_ = false;
+  std::size_t width = 4;
+  for (const auto& p : order_) width = std::max(width, p.size());
+  std::fprintf(out_, "\n  %-*s  %-9s  %8s  %s\n", static_cast<int>(width), "step", "status", "time", "attempts");
+  for (const auto& path : order_) {
+    const StepView& s = steps_[path];
+    std::string time = s.started >= 0 && s.finished >= 0 ? seconds(s.finished - s.started) : "-";
+    std::string attempts = s.cached ? "cached" : std::to_string(s.attempts);
+    if (s.items >= 0) attempts += "  (" + std::to_string(s.items) + " items)";
+    std::fprintf(out_, "  %-*s  %-9s  %8s  %s\n", static_cast<int>(width), path.c_str(), s.status.c_str(), time.c_str(),
+                 attempts.c_str());
+  }
+  std::fprintf(out_, "\n  run %s in %s\n", std::string(run_status_name(run.status())).c_str(),
+               seconds(start_ >= 0 ? now_ - start_ : 0).c_str());
+  std::fflush(out_);
+}
+
+}  // namespace loom::cli

@@ -1,0 +1,45 @@
+// What `loom run` shows while a run goes: an updating status line on a terminal, plain lines
+// otherwise, and a table of steps at the end.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "loom/run.hpp"
+
+namespace loom::cli {
+
+class Progress {
+ public:
+  Progress(std::FILE* out, bool tty, std::size_t top_level_steps);
+  void on_event(const Event& e);
+  void tick(std::int64_t now);
+  /// Clears the status line and prints the table of steps.
+  void summary(const Run& run);
+
+ private:
+  struct StepView {
+    std::string status = "pending";
+    int attempts = 0;
+    int items = -1;
+    int items_done = 0;
+    std::int64_t started = -1;
+    std::int64_t finished = -1;
+    bool cached = false;
+    std::string error;
+  };
+  void line(const std::string& text);
+  std::FILE* out_;
+  bool tty_;
+  std::size_t total_;
+  std::int64_t start_ = -1;
+  std::int64_t now_ = 0;
+  bool line_shown_ = false;
+  std::vector<std::string> order_;
+  std::map<std::string, StepView> steps_;
+};
+
+}  // namespace loom::cli
