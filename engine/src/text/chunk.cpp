@@ -91,7 +91,9 @@ class Chunker {
   }
 
  private:
-  std::string_view slice(Span span) const { return text_.substr(span.begin, span.end - span.begin); }
+  std::string_view slice(Span span) const {
+    return text_.substr(span.begin, span.end - span.begin);
+  }
 
   void add_paragraph(Span paragraph) {
     std::vector<Span> sentences = detail::sentence_spans(slice(paragraph));

@@ -53,8 +53,8 @@ std::vector<std::vector<std::string>> candidate_phrases(std::string_view text) {
   };
   const std::vector<Span> spans = detail::word_spans(text);
   for (std::size_t i = 0; i < spans.size(); ++i) {
-    if (i > 0 && gap_breaks_phrase(text.substr(spans[i - 1].end,
-                                               spans[i].begin - spans[i - 1].end))) {
+    if (i > 0 &&
+        gap_breaks_phrase(text.substr(spans[i - 1].end, spans[i].begin - spans[i - 1].end))) {
       flush();
     }
     std::string word =

@@ -141,9 +141,10 @@ std::size_t closer_length(std::string_view text, std::size_t pos) {
 std::size_t opener_length(std::string_view text, std::size_t pos) {
   const char c = text[pos];
   if (c == '"' || c == '\'' || c == '(' || c == '[' || c == '{') return 1;
-  for (std::string_view opener : {std::string_view("\xE2\x80\x9C"), std::string_view("\xE2\x80\x98"),
-                                  std::string_view("\xC2\xAB"), std::string_view("\xC2\xBF"),
-                                  std::string_view("\xC2\xA1")}) {  // “ ‘ « ¿ ¡
+  for (std::string_view opener :
+       {std::string_view("\xE2\x80\x9C"), std::string_view("\xE2\x80\x98"),
+        std::string_view("\xC2\xAB"), std::string_view("\xC2\xBF"),
+        std::string_view("\xC2\xA1")}) {  // “ ‘ « ¿ ¡
     if (starts_with_at(text, pos, opener)) return opener.size();
   }
   return 0;
@@ -166,15 +167,15 @@ char next_letter(std::string_view text, std::size_t pos) {
 // Abbreviations after which a period never ends a sentence: titles are followed by a name, and
 // e.g. / i.e. / cf. / vs. by anything at all.
 constexpr std::array<std::string_view, 22> kTitleAbbreviations = {
-    "capt", "cf",  "col", "dr",  "e.g", "fr",   "gen", "gov", "hon", "i.e", "lt",
-    "messrs", "mr", "mrs", "ms", "mt", "prof", "rev", "sen", "sgt", "st",  "vs"};
+    "capt",   "cf", "col", "dr", "e.g", "fr",   "gen", "gov", "hon", "i.e", "lt",
+    "messrs", "mr", "mrs", "ms", "mt",  "prof", "rev", "sen", "sgt", "st",  "vs"};
 
 // Abbreviations that often end a sentence too ("... apples, pears, etc. Then ..."): the period
 // ends the sentence only when a capital letter follows.
 constexpr std::array<std::string_view, 32> kOtherAbbreviations = {
-    "al",  "approx", "apr", "aug",  "co",   "corp", "dec", "dept", "ed",  "eds", "eq",
-    "est", "etc",    "feb", "fig",  "figs", "inc",  "jan", "jr",   "jul", "jun", "ltd",
-    "mar", "no",     "nos", "nov",  "oct",  "pp",   "sep", "sept", "sr",  "vol"};
+    "al",  "approx", "apr", "aug", "co",   "corp", "dec", "dept", "ed",  "eds", "eq",
+    "est", "etc",    "feb", "fig", "figs", "inc",  "jan", "jr",   "jul", "jun", "ltd",
+    "mar", "no",     "nos", "nov", "oct",  "pp",   "sep", "sept", "sr",  "vol"};
 
 template <std::size_t N>
 bool contains(const std::array<std::string_view, N>& list, std::string_view word) {
@@ -229,9 +230,10 @@ bool ends_sentence(std::string_view text, std::size_t start, std::size_t run_beg
 
 // Whether a single line break at the whitespace ending before next_pos continues the sentence:
 // hard-wrapped prose does (next line in lower case, or a line ending in a comma); lists and
-// headings do not.
+// headings do not. A line ending in a period that did not end the sentence ("Dr.", "J.") goes on.
 bool line_continues(std::string_view text, std::size_t last, std::size_t next_pos) {
-  return text[last - 1] == ',' || is_ascii_lower(text[next_pos]);
+  const char end = text[last - 1];
+  return end == ',' || end == '.' || is_ascii_lower(text[next_pos]);
 }
 
 }  // namespace
@@ -359,25 +361,31 @@ namespace {
 
 // Sorted in byte order for binary search (checked below at compile time).
 constexpr std::array<std::string_view, 200> kStopwords = {
-    "a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any",
-    "are", "aren't", "as", "at", "be", "because", "been", "before", "being", "below", "between",
-    "both", "but", "by", "can", "can't", "cannot", "could", "couldn't", "did", "didn't", "do",
-    "does", "doesn't", "doing", "don't", "down", "during", "each", "either", "else", "ever",
-    "every", "few", "for", "from", "further", "had", "hadn't", "has", "hasn't", "have", "haven't",
-    "having", "he", "he'd", "he'll", "he's", "her", "here", "here's", "hers", "herself", "him",
-    "himself", "his", "how", "how's", "however", "i", "i'd", "i'll", "i'm", "i've", "if", "in",
-    "into", "is", "isn't", "it", "it's", "its", "itself", "just", "let's", "may", "me", "might",
-    "more", "most", "much", "must", "mustn't", "my", "myself", "neither", "no", "nor", "not",
-    "now", "of", "off", "on", "once", "only", "or", "other", "ought", "our", "ours", "ourselves",
-    "out", "over", "own", "per", "same", "shall", "shan't", "she", "she'd", "she'll", "she's",
-    "should", "shouldn't", "so", "some", "such", "than", "that", "that's", "the", "their",
-    "theirs", "them", "themselves", "then", "there", "there's", "these", "they", "they'd",
-    "they'll", "they're", "they've", "this", "those", "though", "through", "thus", "to", "too",
-    "under", "until", "up", "upon", "us", "very", "was", "wasn't", "we", "we'd", "we'll", "we're",
-    "we've", "were", "weren't", "what", "what's", "when", "when's", "where", "where's", "whether",
-    "which", "while", "who", "who's", "whom", "whose", "why", "why's", "will", "with", "within",
-    "without", "won't", "would", "wouldn't", "yet", "you", "you'd", "you'll", "you're", "you've",
-    "your", "yours", "yourself", "yourselves"};
+    "a",          "about",   "above",   "after",   "again",  "against",   "all",      "also",
+    "am",         "an",      "and",     "any",     "are",    "aren't",    "as",       "at",
+    "be",         "because", "been",    "before",  "being",  "below",     "between",  "both",
+    "but",        "by",      "can",     "can't",   "cannot", "could",     "couldn't", "did",
+    "didn't",     "do",      "does",    "doesn't", "doing",  "don't",     "down",     "during",
+    "each",       "either",  "else",    "ever",    "every",  "few",       "for",      "from",
+    "further",    "had",     "hadn't",  "has",     "hasn't", "have",      "haven't",  "having",
+    "he",         "he'd",    "he'll",   "he's",    "her",    "here",      "here's",   "hers",
+    "herself",    "him",     "himself", "his",     "how",    "how's",     "however",  "i",
+    "i'd",        "i'll",    "i'm",     "i've",    "if",     "in",        "into",     "is",
+    "isn't",      "it",      "it's",    "its",     "itself", "just",      "let's",    "may",
+    "me",         "might",   "more",    "most",    "much",   "must",      "mustn't",  "my",
+    "myself",     "neither", "no",      "nor",     "not",    "now",       "of",       "off",
+    "on",         "once",    "only",    "or",      "other",  "ought",     "our",      "ours",
+    "ourselves",  "out",     "over",    "own",     "per",    "same",      "shall",    "shan't",
+    "she",        "she'd",   "she'll",  "she's",   "should", "shouldn't", "so",       "some",
+    "such",       "than",    "that",    "that's",  "the",    "their",     "theirs",   "them",
+    "themselves", "then",    "there",   "there's", "these",  "they",      "they'd",   "they'll",
+    "they're",    "they've", "this",    "those",   "though", "through",   "thus",     "to",
+    "too",        "under",   "until",   "up",      "upon",   "us",        "very",     "was",
+    "wasn't",     "we",      "we'd",    "we'll",   "we're",  "we've",     "were",     "weren't",
+    "what",       "what's",  "when",    "when's",  "where",  "where's",   "whether",  "which",
+    "while",      "who",     "who's",   "whom",    "whose",  "why",       "why's",    "will",
+    "with",       "within",  "without", "won't",   "would",  "wouldn't",  "yet",      "you",
+    "you'd",      "you'll",  "you're",  "you've",  "your",   "yours",     "yourself", "yourselves"};
 
 constexpr bool is_sorted_list() {
   for (std::size_t i = 1; i < kStopwords.size(); ++i) {
