@@ -1,0 +1,263 @@
+// Bindings of the engine for JavaScript (embind). Declarations only: rich data crosses as JSON
+// strings, every call returns an envelope {ok, value} or {ok: false, error}; web/src/engine.js
+// is the only importer and turns errors into EngineError.
+#include <emscripten/bind.h>
+
+#include <memory>
+#include <string>
+
+#include "loom/loom.hpp"
+
+namespace {
+
+using loom::Json;
+
+std::string ok(Json value) { return Json{{"ok", true}, {"value", std::move(value)}}.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+Json error_json(const loom::Error& e) {
+  return {{"code", static_cast<int>(e.code)}, {"name", loom::error_code_name(e.code)}, {"message", e.message},
+          {"hint", e.hint}, {"file", e.file}, {"line", e.line}, {"column", e.column}};
+}
+
+std::string fail(const loom::Error& e) { return Json{{"ok", false}, {"error", error_json(e)}}.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+std::string fail_all(const std::vector<loom::Error>& errors) {
+  Json list = Json::array();
+  for (const auto& e : errors) list.push_back(error_json(e));
+  return Json{{"ok", false}, {"error", list.empty() ? Json() : list[0]}, {"errors", list}}.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+loom::Result<Json> parse(const std::string& text, const char* what) {
+  Json j = Json::parse(text, nullptr, false);
+  if (j.is_discarded()) return loom::make_error(loom::ErrorCode::kBadArgument, std::string(what) + " is not valid JSON");
+  return j;
+}
+
+Json events_json(std::vector<loom::Event> events) {
+  Json out = Json::array();
+  for (const auto& e : events) out.push_back(loom::event_to_json(e));
+  return out;
+}
+
+// The long-lived engine object: an agent registry, a library of workflows, and runs by id.
+class Engine {
+ public:
+  Engine() : agents_(loom::AgentRegistry::with_builtins()) {}
+
+  /// Loads (validates) a workflow; on success adds it to the library. Envelope value: summary.
+  std::string load(const std::string& yaml, const std::string& file) {
+    loom::LoadResult r = loom::load_workflow(yaml, file, agents_, &library_);
+    if (!r.errors.empty()) return fail_all(r.errors);
+    library_.add(r.workflow);
+    return ok(summary(*r.workflow));
+  }
+
+  /// Validates without adding: every error (an empty list when valid).
+  std::string validate(const std::string& yaml, const std::string& file) {
+    loom::LoadResult r = loom::load_workflow(yaml, file, agents_, &library_);
+    Json list = Json::array();
+    for (const auto& e : r.errors) list.push_back(error_json(e));
+    return ok(list);
+  }
+
+  std::string agents() const {
+    Json out = Json::array();
+    for (const auto& name : agents_.names()) {
+      const loom::AgentSpec* a = agents_.find(name);
+      Json params = Json::array();
+      for (const auto& p : a->params) {
+        params.push_back({{"name", p.name}, {"type", loom::input_type_name(p.type)}, {"required", p.required},
+                          {"description", p.description}});
+      }
+      out.push_back({{"name", name}, {"description", a->description}, {"params", params},
+                     {"kind", a->kind == loom::AgentKind::kPure ? "pure" : a->kind == loom::AgentKind::kEffect ? "effect" : "workflow"}});
+    }
+    return ok(out);
+  }
+
+  std::string start(const std::string& workflow, const std::string& inputs_json, const std::string& options_json,
+                    double now) {
+    auto wf = library_.find(workflow);
+    if (!wf) return fail(loom::make_error(loom::ErrorCode::kUnknownWorkflow, "no workflow '" + workflow + "' is loaded"));
+    auto inputs = parse(inputs_json, "inputs");
+    if (!inputs) return fail(inputs.error());
+    auto opts = options(options_json);
+    if (!opts) return fail(opts.error());
+    std::vector<loom::Error> errors;
+    auto run = loom::Run::start(wf, *inputs, *opts, static_cast<std::int64_t>(now), agents_, &library_, &errors);
+    if (!run) return errors.empty() ? fail(run.error()) : fail_all(errors);
+    int id = next_id_++;
+    runs_[id] = std::move(*run);
+    return ok(Json{{"run", id}, {"events", events_json(runs_[id]->take_events())}});
+  }
+
+  std::string restore(const std::string& workflow, const std::string& events_jsonl_array, const std::string& options_json) {
+    auto wf = library_.find(workflow);
+    if (!wf) return fail(loom::make_error(loom::ErrorCode::kUnknownWorkflow, "no workflow '" + workflow + "' is loaded"));
+    auto arr = parse(events_jsonl_array, "events");
+    if (!arr) return fail(arr.error());
+    if (!arr->is_array()) return fail(loom::make_error(loom::ErrorCode::kBadEventLog, "events must be a list"));
+    std::vector<loom::Event> events;
+    for (const auto& j : *arr) {
+      auto e = loom::event_from_json(j);
+      if (!e) return fail(e.error());
+      events.push_back(std::move(*e));
+    }
+    auto opts = options(options_json);
+    if (!opts) return fail(opts.error());
+    auto run = loom::Run::restore(wf, events, agents_, &library_, &*opts);
+    if (!run) return fail(run.error());
+    int id = next_id_++;
+    runs_[id] = std::move(*run);
+    return ok(Json{{"run", id}});
+  }
+
+  /// Envelope value: {effects, events, status, wakeup, ready}.
+  std::string poll(int run, double now) {
+    loom::Run* r = find(run);
+    if (!r) return no_run(run);
+    std::vector<loom::Effect> effects = r->poll(static_cast<std::int64_t>(now));
+    return ok(step_result(*r, &effects));
+  }
+
+  /// results: [{id, ok, output | error, retry_after_ms}] resolved in order.
+  std::string resolve(int run, const std::string& results_json, double now) {
+    loom::Run* r = find(run);
+    if (!r) return no_run(run);
+    auto results = parse(results_json, "results");
+    if (!results) return fail(results.error());
+    if (!results->is_array()) *results = Json::array({*results});
+    for (const auto& j : *results) {
+      auto res = loom::effect_result_from_json(j);
+      if (!res) return fail(res.error());
+      loom::Status s = r->resolve(j.value("id", static_cast<std::uint64_t>(0)), *res, static_cast<std::int64_t>(now));
+      // A result for an effect the engine no longer waits for (cancelled, timed out) is dropped.
+      if (s.code != loom::ErrorCode::kOk && s.code != loom::ErrorCode::kUnknownEffect) return fail(s);
+    }
+    return ok(step_result(*r, nullptr));
+  }
+
+  std::string feed(int run, double effect, const std::string& chunk, double now) {
+    loom::Run* r = find(run);
+    if (!r) return no_run(run);
+    loom::Status s = r->feed(static_cast<std::uint64_t>(effect), chunk, static_cast<std::int64_t>(now));
+    if (s.code != loom::ErrorCode::kOk) return fail(s);
+    return ok(step_result(*r, nullptr));
+  }
+
+  std::string cancel(int run, double now) {
+    loom::Run* r = find(run);
+    if (!r) return no_run(run);
+    loom::Status s = r->cancel(static_cast<std::int64_t>(now));
+    if (s.code != loom::ErrorCode::kOk) return fail(s);
+    std::vector<loom::Effect> effects = r->poll(static_cast<std::int64_t>(now));
+    return ok(step_result(*r, &effects));
+  }
+
+  std::string snapshot(int run) {
+    loom::Run* r = find(run);
+    if (!r) return no_run(run);
+    return ok(r->snapshot());
+  }
+
+  void close(int run) { runs_.erase(run); }
+
+ private:
+  static Json summary(const loom::Workflow& wf) {
+    Json inputs = Json::array();
+    for (const auto& in : wf.inputs) {
+      Json j = {{"name", in.name}, {"type", loom::input_type_name(in.type)}, {"required", in.required},
+                {"description", in.description}};
+      if (in.default_value) j["default"] = *in.default_value;
+      inputs.push_back(j);
+    }
+    Json steps = Json::array();
+    for (const auto& s : wf.steps) {
+      steps.push_back({{"id", s.id}, {"agent", s.loop ? "loop" : s.agent}, {"needs", s.needs},
+                       {"foreach", s.foreach != nullptr}, {"when", s.when != nullptr}});
+    }
+    Json outputs = Json::array();
+    for (const auto& o : wf.outputs) outputs.push_back(o.first);
+    return {{"name", wf.name}, {"description", wf.description}, {"inputs", inputs}, {"steps", steps},
+            {"outputs", outputs}, {"version", wf.version()}};
+  }
+
+  static loom::Result<loom::RunOptions> options(const std::string& text) {
+    loom::RunOptions o;
+    if (text.empty()) return o;
+    auto j = parse(text, "options");
+    if (!j) return j.error();
+    if (!j->is_object()) return loom::make_error(loom::ErrorCode::kBadArgument, "options must be an object");
+    o.run_id = j->value("run_id", "");
+    o.seed = j->value("seed", static_cast<std::uint64_t>(1));
+    o.max_concurrency = j->value("max_concurrency", 8);
+    o.use_cache = j->value("use_cache", false);
+    o.max_work_per_poll = j->value("max_work_per_poll", 10000);
+    if (j->contains("pool_limits") && (*j)["pool_limits"].is_object()) {
+      for (auto it = (*j)["pool_limits"].begin(); it != (*j)["pool_limits"].end(); ++it) {
+        if (it->is_number_integer()) o.pool_limits[it.key()] = it->get<int>();
+      }
+    }
+    return o;
+  }
+
+  Json step_result(loom::Run& r, std::vector<loom::Effect>* effects) {
+    Json out = Json::object();
+    Json list = Json::array();
+    if (effects) {
+      for (const auto& e : *effects) list.push_back(loom::effect_to_json(e));
+    }
+    out["effects"] = std::move(list);
+    out["events"] = events_json(r.take_events());
+    out["status"] = loom::run_status_name(r.status());
+    out["ready"] = r.has_ready_work();
+    auto w = r.next_wakeup();
+    out["wakeup"] = w ? Json(*w) : Json();
+    if (r.finished()) {
+      out["outputs"] = r.outputs();
+      if (r.failure().code != loom::ErrorCode::kOk) out["error"] = error_json(r.failure());
+    }
+    return out;
+  }
+
+  loom::Run* find(int run) {
+    auto it = runs_.find(run);
+    return it == runs_.end() ? nullptr : it->second.get();
+  }
+  static std::string no_run(int run) {
+    return fail(loom::make_error(loom::ErrorCode::kInvalidState, "no run " + std::to_string(run) + " (closed?)"));
+  }
+
+  loom::AgentRegistry agents_;
+  loom::WorkflowLibrary library_;
+  std::map<int, std::unique_ptr<loom::Run>> runs_;
+  int next_id_ = 1;
+};
+
+std::string error_codes() {
+  Json out = Json::object();
+  for (int c = 0; c <= static_cast<int>(loom::ErrorCode::kNotImplemented); ++c) {
+    out[std::string(loom::error_code_name(static_cast<loom::ErrorCode>(c)))] = c;
+  }
+  return out.dump();
+}
+
+}  // namespace
+
+EMSCRIPTEN_BINDINGS(loom) {
+  emscripten::class_<Engine>("Engine")
+      .constructor<>()
+      .function("load", &Engine::load)
+      .function("validate", &Engine::validate)
+      .function("agents", &Engine::agents)
+      .function("start", &Engine::start)
+      .function("restore", &Engine::restore)
+      .function("poll", &Engine::poll)
+      .function("resolve", &Engine::resolve)
+      .function("feed", &Engine::feed)
+      .function("cancel", &Engine::cancel)
+      .function("snapshot", &Engine::snapshot)
+      .function("close", &Engine::close);
+  emscripten::function("errorCodes", &error_codes);
+  emscripten::function("version", emscripten::optional_override([]() { return std::string(loom::kVersion); }));
+}
