@@ -1086,6 +1086,25 @@ void RunState::after_restore() {
   running_total_ = 0;
   paused_count_ = 0;
   running_by_pool_.clear();
+  // A loop step logged as scheduled whose first iteration was not: begin it now.
+  std::vector<StepInst*> unstarted_loops;  // collected first: emitting adds steps to all_steps_
+  for (StepInst* s : all_steps_) {
+    if (s->def->loop && s->status == StepStatus::kScheduled && s->iterations.empty() && !s->scope->dead) {
+      unstarted_loops.push_back(s);
+    }
+  }
+  for (StepInst* s : unstarted_loops) {
+    Event it = make(EventType::kLoopIteration, s);
+    it.data = {{"iteration", 0}};
+    emit(std::move(it));
+  }
+  // Pure steps logged as started but not finished: the engine was stopped mid-step.
+  for (StepInst* s : all_steps_) {
+    if (!s->agent || s->agent->kind != AgentKind::kPure || s->scope->dead) continue;
+    for (std::size_t i = 0; i < s->items.size(); ++i) {
+      if (s->items[i].status == ItemStatus::kRunning) lost.push_back({0, ItemRef{s, static_cast<int>(i)}});
+    }
+  }
   for (auto& [id, ref] : lost) {
     Item& it = ref.get();
     it.effect = 0;

@@ -574,7 +574,7 @@ class Loader {
       std::string where = "step '" + s.id + "'";
       if (s.when) check_refs(*s.when, wf, ctx, where + " when");
       if (s.foreach) check_refs(*s.foreach, wf, ctx, where + " foreach");
-      ctx.allow_item = s.foreach != nullptr;
+      ctx.allow_item = s.key_pos.count("foreach") > 0;  // even when foreach itself is broken
       for (const auto& [ptr, t] : s.with.templates) check_refs(*t, wf, ctx, where);
       if (s.loop) {
         auto* loop = const_cast<LoopDef*>(s.loop.get());
