@@ -102,6 +102,11 @@ std::string FakeHost::log_jsonl() const {
   return out;
 }
 
+const AgentRegistry& agents() {
+  static const AgentRegistry registry = AgentRegistry::with_builtins();
+  return registry;
+}
+
 std::string read_source_file(const std::string& rel) {
   std::ifstream in(std::string(LOOM_SOURCE_DIR) + "/" + rel, std::ios::binary);
   if (!in) return {};

@@ -58,6 +58,9 @@ class FakeHost {
   void take(Run& run, std::size_t stop_after, bool* crashed);
 };
 
+/// The registry with every built-in agent, shared by the tests.
+const AgentRegistry& agents();
+
 /// Reads a file of the source tree (tests read workflows/ and tests/golden/).
 std::string read_source_file(const std::string& relative_path);
 /// Writes a file of the source tree (to refresh goldens with LOOM_UPDATE_GOLDEN=1).

@@ -8,15 +8,11 @@
 #include "fakes/fake_host.hpp"
 
 using namespace loom;
+using test::agents;
 using test::FakeHost;
 using test::Reply;
 
 namespace {
-
-const AgentRegistry& agents() {
-  static const AgentRegistry registry = AgentRegistry::with_builtins();
-  return registry;
-}
 
 struct Case {
   std::string name;      // tests/golden/<name>.jsonl and <name>.inputs.json

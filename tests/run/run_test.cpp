@@ -7,15 +7,11 @@
 #include "fakes/fake_host.hpp"
 
 using namespace loom;
+using test::agents;
 using test::FakeHost;
 using test::Reply;
 
 namespace {
-
-const AgentRegistry& agents() {
-  static const AgentRegistry registry = AgentRegistry::with_builtins();
-  return registry;
-}
 
 std::unique_ptr<Run> start(std::shared_ptr<const Workflow> wf, Json inputs = Json::object(), RunOptions opts = {},
                            const WorkflowLibrary* library = nullptr) {

@@ -4,13 +4,9 @@
 #include "loom/loom.hpp"
 
 using namespace loom;
+using test::agents;
 
 namespace {
-
-const AgentRegistry& agents() {
-  static const AgentRegistry registry = AgentRegistry::with_builtins();
-  return registry;
-}
 
 std::vector<Error> errors_of(const std::string& yaml, const WorkflowLibrary* library = nullptr) {
   return load_workflow(yaml, "w.yaml", agents(), library).errors;

@@ -54,26 +54,6 @@ int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 
 void http_global_init() { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
-std::string sanitize_utf8(const std::string& s) {
-  std::string out;
-  out.reserve(s.size());
-  std::size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    bool ok = len > 0 && i + len <= s.size();
-    for (std::size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-    if (ok) {
-      out.append(s, i, len);
-      i += len;
-    } else {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    }
-  }
-  return out;
-}
-
 EffectResult http_fetch(const Json& args, std::int64_t timeout_ms, const std::atomic<bool>& cancel) {
   std::string url = args.value("url", "");
   if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
@@ -148,7 +128,7 @@ EffectResult http_fetch(const Json& args, std::int64_t timeout_ms, const std::at
   }
   Json out = {{"status", status},
               {"headers", t.headers},
-              {"body", sanitize_utf8(t.body)},
+              {"body", valid_utf8(t.body)},
               {"url", effective ? std::string(effective) : url}};
   return EffectResult::success(std::move(out));
 }

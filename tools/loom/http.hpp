@@ -14,9 +14,6 @@ namespace loom::cli {
 /// (5xx), kAuth (401/403), kBadRequest (other 4xx), kTimeout, kCancelled, kHostError (network).
 EffectResult http_fetch(const Json& args, std::int64_t timeout_ms, const std::atomic<bool>& cancel);
 
-/// Replaces invalid UTF-8 with U+FFFD, so any bytes can enter JSON.
-std::string sanitize_utf8(const std::string& bytes);
-
 /// Must be called once before any thread uses http_fetch.
 void http_global_init();
 

@@ -78,7 +78,7 @@ Result<Json> collect_inputs(const Workflow& wf, const std::vector<std::string>& 
       if (!v) return v.error();
       inputs[name] = *v;
     } else {
-      inputs[name] = sanitize_utf8(*text);
+      inputs[name] = valid_utf8(*text);
     }
   }
   return inputs;

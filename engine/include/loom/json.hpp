@@ -6,6 +6,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <string>
+#include <string_view>
+
 namespace loom {
 using Json = nlohmann::json;
+
+/// `bytes` with every invalid UTF-8 sequence (and a sequence cut at the end) replaced by U+FFFD,
+/// so that any bytes — a streamed chunk, a fetched page — can enter JSON. Never fails.
+std::string valid_utf8(std::string_view bytes);
 }  // namespace loom

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "loom/json.hpp"
 #include "loom/workflow.hpp"
 
 namespace loom {
@@ -43,6 +44,26 @@ std::string nearest(std::string_view word, const std::vector<std::string>& candi
   // A typo is a small edit relative to the word's length; otherwise the hint would mislead.
   std::size_t limit = std::max<std::size_t>(1, std::max(word.size(), best.size()) / 3);
   return best_d <= limit ? best : std::string();
+}
+
+std::string valid_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  std::size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    bool ok = len > 0 && i + len <= s.size();
+    for (std::size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+    if (ok) {
+      out.append(s.substr(i, len));
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";  // U+FFFD
+      ++i;
+    }
+  }
+  return out;
 }
 
 Result<std::int64_t> parse_duration(std::string_view text) {

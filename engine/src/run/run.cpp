@@ -50,27 +50,6 @@ bool item_terminal(ItemStatus s) {
   return s == ItemStatus::kSucceeded || s == ItemStatus::kFailed || s == ItemStatus::kCancelled;
 }
 
-// Keeps complete UTF-8 sequences; replaces invalid bytes, so logs always serialize.
-std::string valid_utf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  std::size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    bool ok = len > 0 && i + len <= s.size();
-    for (std::size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-    if (ok) {
-      out.append(s.substr(i, len));
-      i += len;
-    } else {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    }
-  }
-  return out;
-}
-
 // What templates see: the scope chain, the foreach item and index, the loop.
 class EvalScope : public TemplateScope {
  public:
