@@ -1,0 +1,222 @@
+// host.js — drives a run of the engine in a page or in node: the host half of the protocol in
+// engine/include/loom/run.hpp. The engine decides; this loop only waits, performs and reports.
+//
+//   poll(now) -> await onEvents(events) -> perform effects concurrently -> resolve each as it
+//   finishes -> sleep until a completion, the engine's next timer or a cancel -> poll again
+//
+// Events are handed to onEvents (and awaited) before the effects that the same poll returned are
+// started: a page that stores them first can reload and restore the run without redoing work.
+
+const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
+
+// A macrotask, so a long run of pure steps lets the page paint and take input in between.
+function yieldToEventLoop() {
+  if (typeof setImmediate === 'function') return new Promise((r) => setImmediate(r));
+  if (typeof MessageChannel === 'function') {
+    return new Promise((r) => {
+      const ch = new MessageChannel();
+      ch.port1.onmessage = () => {
+        ch.port1.close();
+        r();
+      };
+      ch.port2.postMessage(null);
+    });
+  }
+  return new Promise((r) => setTimeout(r, 0));
+}
+
+function realTimer(fn, ms) {
+  const h = setTimeout(fn, ms);
+  return () => clearTimeout(h);
+}
+
+function failure(code, message, retryAfterMs) {
+  const r = { ok: false, error: { code, message } };
+  if (retryAfterMs != null && retryAfterMs >= 0) r.retry_after_ms = retryAfterMs;
+  return r;
+}
+
+/// Runs `workflow` (already loaded into `engine`) to the end, or continues a persisted run when
+/// `restore` (its event log) is given. perform(effect, {signal, feed, cache}) returns
+/// {ok: true, output} or {ok: false, error: {code, message}, retry_after_ms}; a throw becomes
+/// host_error. onEvents(events) is awaited before effects start; aborting `signal` cancels the run.
+/// `now` and `setTimer(fn, ms) -> cancel` are the clock, replaceable in tests.
+/// Returns {status, outputs, error, snapshot}; throws EngineError from start/restore and whatever
+/// onEvents throws (the run is then left as its log says, ready to be restored).
+export async function runWorkflow(engine, {
+  workflow, inputs = {}, options = {}, perform = performEffect, onEvents = () => {},
+  now = Date.now, signal, restore, cache, setTimer = realTimer,
+} = {}) {
+  const begun = restore ? engine.restore(workflow, restore, options) : engine.start(workflow, inputs, options, now());
+  const run = begun.run;
+  const inFlight = new Map();  // effect id -> AbortController
+  const done = [];             // results waiting to be resolved, in the order they finished
+  let wake = null;
+  const notify = () => wake?.();
+  signal?.addEventListener('abort', notify);
+
+  let emitting = Promise.resolve();
+  const emit = (events) => {
+    if (!events?.length) return emitting;
+    emitting = emitting.then(() => onEvents(events));
+    if (cache) {
+      for (const e of events) {
+        if (e.type === 'step_succeeded' && e.cache_key && !e.cached) cache.set(e.cache_key, e.output);
+      }
+    }
+    return emitting;
+  };
+
+  const start = (effect) => {
+    if (effect.kind === 'cancel') {
+      inFlight.get(effect.cancels)?.abort(new DOMException('cancelled by the engine', 'AbortError'));
+      inFlight.delete(effect.cancels);
+      return;
+    }
+    const controller = new AbortController();
+    inFlight.set(effect.id, controller);
+    const feed = (chunk) => {
+      if (!inFlight.has(effect.id)) return false;
+      let fed;
+      try {
+        fed = engine.feed(run, effect.id, chunk, now());
+      } catch {
+        return false;  // the engine stopped waiting for it (a timeout) between two chunks
+      }
+      emit(fed.events).catch(() => {});  // the loop sees the failure when it awaits the chain
+      return true;
+    };
+    Promise.resolve()
+      .then(() => perform(effect, { signal: controller.signal, feed, cache }))
+      .catch((e) => (e?.name === 'AbortError' ? failure('cancelled', 'cancelled') : failure('host_error', String(e?.message ?? e))))
+      .then((result) => {
+        if (inFlight.get(effect.id) !== controller) return;  // cancelled: the engine does not wait for it
+        inFlight.delete(effect.id);
+        done.push({ ...result, id: effect.id });
+        notify();
+      });
+  };
+
+  let step;
+  try {
+    await emit(begun.events);
+    for (;;) {
+      step = signal?.aborted ? engine.cancel(run, now()) : engine.poll(run, now());
+      await emit(step.events);
+      for (const effect of step.effects) start(effect);
+      if (FINISHED.has(step.status)) break;
+      if (done.length) {
+        while (done.length) await emit(engine.resolve(run, done.shift(), now()).events);
+        continue;
+      }
+      if (step.ready) {
+        await yieldToEventLoop();
+        continue;
+      }
+      if (!inFlight.size && step.wakeup == null && !signal?.aborted) {
+        throw new Error(`run of '${workflow}' is ${step.status} with nothing in flight and no timer`);
+      }
+      await new Promise((resolve) => {
+        const cancelTimer = step.wakeup == null ? () => {} : setTimer(() => wake?.(), Math.max(0, step.wakeup - now()));
+        wake = () => {
+          wake = null;
+          cancelTimer();
+          resolve();
+        };
+        if (done.length || signal?.aborted) wake();
+      });
+    }
+    await emitting;
+    return { status: step.status, outputs: step.outputs ?? null, error: step.error ?? null, snapshot: engine.snapshot(run) };
+  } finally {
+    signal?.removeEventListener('abort', notify);
+    for (const c of inFlight.values()) c.abort(new DOMException('the run ended', 'AbortError'));
+    engine.close(run);
+  }
+}
+
+// ---- the offline host's effects --------------------------------------------------------------
+
+function sleep(ms, signal) {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, Math.max(0, ms));
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal.reason ?? new DOMException('aborted', 'AbortError'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/// Retry-After as milliseconds: delta-seconds or an HTTP date; -1 when absent or unreadable.
+export function retryAfterMs(value, nowMs = Date.now()) {
+  if (value == null || value === '') return -1;
+  if (/^\s*\d+(\.\d+)?\s*$/.test(value)) return Math.round(Number(value) * 1000);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? -1 : Math.max(0, at - nowMs);
+}
+
+const DEFAULT_MAX_BYTES = 10 * 1024 * 1024;
+
+async function httpFetch(args, signal, fetchImpl) {
+  const url = String(args?.url ?? '');
+  if (!/^https?:\/\//i.test(url)) return failure('bad_request', `http.fetch needs an http:// or https:// URL, got '${url}'`);
+  const init = { method: args.method ?? 'GET', headers: args.headers ?? {}, signal, redirect: 'follow' };
+  if (args.body != null) init.body = String(args.body);
+  const maxBytes = typeof args.max_bytes === 'number' ? args.max_bytes : DEFAULT_MAX_BYTES;
+  let response;
+  let bytes;
+  try {
+    response = await fetchImpl(url, init);
+    const declared = Number(response.headers.get('content-length'));
+    if (declared > maxBytes) {
+      response.body?.cancel?.();
+      return failure('bad_request', `the response of ${url} is larger than max_bytes (${maxBytes})`);
+    }
+    bytes = new Uint8Array(await response.arrayBuffer());
+  } catch (e) {
+    if (e?.name === 'AbortError' || signal?.aborted) return failure('cancelled', 'cancelled');
+    return failure('host_error', `fetching ${url}: ${e?.cause?.message ?? e?.message ?? e}`);
+  }
+  if (bytes.length > maxBytes) return failure('bad_request', `the response of ${url} is larger than max_bytes (${maxBytes})`);
+  const status = response.status;
+  if (status >= 400) {
+    const message = `HTTP ${status} from ${url}`;
+    if (status === 429) return failure('rate_limited', message, retryAfterMs(response.headers.get('retry-after')));
+    if (status >= 500) return failure('unavailable', message);
+    if (status === 401 || status === 403) return failure('auth', message);
+    return failure('bad_request', message);
+  }
+  const headers = {};
+  response.headers.forEach((v, k) => {
+    headers[k] = v;
+  });
+  const body = new TextDecoder().decode(bytes);
+  return { ok: true, output: { status, headers, body, url: response.url || url } };
+}
+
+/// The offline host's effects: util.sleep, http.fetch (global fetch), cache lookups in `cache`
+/// (a Map; a miss without one). Every other agent answers not_implemented.
+export async function performEffect(effect, { signal, cache, fetch: fetchImpl = globalThis.fetch } = {}) {
+  if (effect.kind === 'cache_lookup') {
+    if (cache?.has(effect.cache_key)) return { ok: true, output: { hit: true, output: cache.get(effect.cache_key) } };
+    return { ok: true, output: { hit: false } };
+  }
+  switch (effect.agent) {
+    case 'util.sleep':
+      try {
+        await sleep(Number(effect.args?.ms ?? 0), signal);
+      } catch {
+        return failure('cancelled', 'cancelled');
+      }
+      return { ok: true, output: effect.args?.value ?? null };
+    case 'http.fetch':
+      return httpFetch(effect.args ?? {}, signal, fetchImpl);
+    default:
+      return failure('not_implemented', `this host does not perform '${effect.agent}' yet`);
+  }
+}
