@@ -2,7 +2,7 @@
 // serve.mjs — the studio's static server for development (`npm start`), with node's http only.
 //
 //   /                       web/index.html, and web/ below it
-//   /wasm/loom.mjs|wasm     build/wasm-release/ (tools/build makes them)
+//   /wasm/loom.mjs|wasm     build/wasm-release/ (tools/build makes them; LOOM_WASM_DIR overrides)
 //   /workflows/index.json   [{file, yaml}] of workflows/*.yaml and workflows/examples/*.yaml
 //
 // Every answer is no-cache and cross-origin isolated (COOP/COEP), under a CSP of 'self' only
@@ -79,7 +79,7 @@ async function send(res, method, status, type, body) {
   res.end(method === 'HEAD' ? undefined : body);
 }
 
-async function handle(req, res, root) {
+async function handle(req, res, root, wasmDir) {
   const method = req.method ?? 'GET';
   if (method !== 'GET' && method !== 'HEAD') {
     res.setHeader('Allow', 'GET, HEAD');
@@ -100,7 +100,7 @@ async function handle(req, res, root) {
   }
   let file;
   if (pathname === '/wasm/loom.mjs' || pathname === '/wasm/loom.wasm') {
-    file = path.join(root, 'build/wasm-release', path.basename(pathname));
+    file = path.join(wasmDir, path.basename(pathname));
   } else {
     file = under(path.join(root, 'web'), pathname.endsWith('/') ? pathname + 'index.html' : pathname);
   }
@@ -117,9 +117,13 @@ async function handle(req, res, root) {
 }
 
 /// Starts the server; resolves to {server, port, url} once it listens (port 0: any free port).
-export function startServer({ port = Number(process.env.PORT ?? 8080), host = process.env.HOST ?? '127.0.0.1', root = REPO } = {}) {
+/// `wasmDir` holds loom.mjs and loom.wasm (default: LOOM_WASM_DIR or root/build/wasm-release).
+export function startServer({
+  port = Number(process.env.PORT ?? 8080), host = process.env.HOST ?? '127.0.0.1', root = REPO,
+  wasmDir = process.env.LOOM_WASM_DIR || path.join(root, 'build/wasm-release'),
+} = {}) {
   const server = createServer((req, res) => {
-    handle(req, res, root).catch((e) => {
+    handle(req, res, root, path.resolve(wasmDir)).catch((e) => {
       if (!res.headersSent) send(res, req.method, 500, TYPES['.txt'], `internal error: ${e.message}\n`);
       else res.destroy();
     });
