@@ -186,9 +186,27 @@ const OPTION_KEYS = {
   maxWorkPerPoll: 'max_work_per_poll',
 };
 
+// The engine reads options with fixed types and throws (a wasm exception, see the report) on
+// any other, so values are coerced here: run_id a string, counts integers, use_cache a boolean.
+const OPTION_TYPES = {
+  run_id: (v) => String(v),
+  seed: (v) => Math.max(0, Math.trunc(Number(v))),
+  max_concurrency: (v) => Math.max(0, Math.trunc(Number(v))),
+  max_work_per_poll: (v) => Math.max(1, Math.trunc(Number(v))),
+  use_cache: (v) => Boolean(v),
+};
+
 function optionsJson(options) {
   const out = {};
-  for (const [k, v] of Object.entries(options ?? {})) out[OPTION_KEYS[k] ?? k] = v;
+  for (const [k, v] of Object.entries(options ?? {})) {
+    const key = OPTION_KEYS[k] ?? k;
+    if (v === undefined) continue;
+    const value = OPTION_TYPES[key] ? OPTION_TYPES[key](v) : v;
+    if (typeof value === 'number' && !Number.isFinite(value)) {
+      throw new EngineError(ErrorCode.BAD_ARGUMENT, `option ${key} must be a number, got ${JSON.stringify(v)}`);
+    }
+    out[key] = value;
+  }
   return stringify(out, 'options');
 }
 
@@ -198,12 +216,16 @@ function normalizeResult(r) {
   if (!r || typeof r !== 'object') {
     throw new EngineError(ErrorCode.BAD_ARGUMENT, 'an effect result must be an object {id, ok, ...}');
   }
-  if (r.ok) return { id: r.id, ok: true, output: r.output ?? null };
+  const id = Number(r.id);
+  if (!Number.isSafeInteger(id) || id < 0) {
+    throw new EngineError(ErrorCode.BAD_ARGUMENT, `an effect result needs the effect's id, got ${JSON.stringify(r.id)}`);
+  }
+  if (r.ok) return { id, ok: true, output: r.output ?? null };
   const e = r.error ?? {};
   let code = e.code;
   if (typeof code === 'number') code = errorCodeName(code) ?? 'host_error';
   if (typeof code !== 'string' || !code) code = 'host_error';
-  const out = { id: r.id, ok: false, error: { code, message: String(e.message ?? 'the host reported an error') } };
+  const out = { id, ok: false, error: { code, message: String(e.message ?? 'the host reported an error') } };
   if (typeof e.hint === 'string') out.error.hint = e.hint;
   if (typeof r.retry_after_ms === 'number' && Number.isFinite(r.retry_after_ms)) {
     out.retry_after_ms = Math.round(r.retry_after_ms);

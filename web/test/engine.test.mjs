@@ -134,6 +134,25 @@ test('resolve: a numeric error code is sent by name (a number would make the eng
   }
 });
 
+test('arguments the engine would throw on are coerced or refused as EngineErrors, never a wasm exception', async () => {
+  const engine = await loadEngine();
+  try {
+    engine.load(readRepo('workflows/examples/parallel.yaml'), 'parallel.yaml');
+    // The bindings read run_id as a string and counts as integers; a raw 5 or "4" would throw.
+    const { run, events } = engine.start('example_parallel', { ms: 5 }, { runId: 5, maxConcurrency: '2' }, 0);
+    assert.equal(events[0].run_id, '5');
+    const { effects } = engine.poll(run, 0);
+    assert.equal(effects.length, 2, 'maxConcurrency "2" was applied');
+    const r = engine.resolve(run, { id: String(effects[0].id), ok: false, error: { code: 'unavailable', message: 503 } }, 1);
+    assert.equal(r.events.find((e) => e.type === 'step_failed').error.message, '503');
+    const err = thrown(() => engine.resolve(run, { id: 'first', ok: true }, 2), EngineError);
+    assert.equal(err.code, ErrorCode.BAD_ARGUMENT);
+    assert.throws(() => engine.start('example_parallel', {}, { seed: 'x' }), { code: ErrorCode.BAD_ARGUMENT });
+  } finally {
+    engine.dispose();
+  }
+});
+
 test('dispose frees the engine once; calls afterwards throw INVALID_STATE', async () => {
   const engine = await loadEngine();
   assert.equal(engine.disposed, false);
