@@ -21,6 +21,16 @@ Json error_json(const loom::Error& e) {
 
 std::string fail(const loom::Error& e) { return Json{{"ok", false}, {"error", error_json(e)}}.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
+// The one place an exception could still cross into JavaScript: turn it into an envelope.
+template <typename Fn>
+std::string guarded(Fn&& fn) {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    return fail(loom::make_error(loom::ErrorCode::kBadArgument, std::string("malformed argument: ") + e.what()));
+  }
+}
+
 std::string fail_all(const std::vector<loom::Error>& errors) {
   Json list = Json::array();
   for (const auto& e : errors) list.push_back(error_json(e));
@@ -46,18 +56,22 @@ class Engine {
 
   /// Loads (validates) a workflow; on success adds it to the library. Envelope value: summary.
   std::string load(const std::string& yaml, const std::string& file) {
-    loom::LoadResult r = loom::load_workflow(yaml, file, agents_, &library_);
-    if (!r.errors.empty()) return fail_all(r.errors);
-    library_.add(r.workflow);
-    return ok(summary(*r.workflow));
+    return guarded([&]() -> std::string {
+      loom::LoadResult r = loom::load_workflow(yaml, file, agents_, &library_);
+      if (!r.errors.empty()) return fail_all(r.errors);
+      library_.add(r.workflow);
+      return ok(summary(*r.workflow));
+    });
   }
 
   /// Validates without adding: every error (an empty list when valid).
   std::string validate(const std::string& yaml, const std::string& file) {
-    loom::LoadResult r = loom::load_workflow(yaml, file, agents_, &library_);
-    Json list = Json::array();
-    for (const auto& e : r.errors) list.push_back(error_json(e));
-    return ok(list);
+    return guarded([&]() -> std::string {
+      loom::LoadResult r = loom::load_workflow(yaml, file, agents_, &library_);
+      Json list = Json::array();
+      for (const auto& e : r.errors) list.push_back(error_json(e));
+      return ok(list);
+    });
   }
 
   std::string agents() const {
@@ -77,87 +91,105 @@ class Engine {
 
   std::string start(const std::string& workflow, const std::string& inputs_json, const std::string& options_json,
                     double now) {
-    auto wf = library_.find(workflow);
-    if (!wf) return fail(loom::make_error(loom::ErrorCode::kUnknownWorkflow, "no workflow '" + workflow + "' is loaded"));
-    auto inputs = parse(inputs_json, "inputs");
-    if (!inputs) return fail(inputs.error());
-    auto opts = options(options_json);
-    if (!opts) return fail(opts.error());
-    std::vector<loom::Error> errors;
-    auto run = loom::Run::start(wf, *inputs, *opts, static_cast<std::int64_t>(now), agents_, &library_, &errors);
-    if (!run) return errors.empty() ? fail(run.error()) : fail_all(errors);
-    int id = next_id_++;
-    runs_[id] = std::move(*run);
-    return ok(Json{{"run", id}, {"events", events_json(runs_[id]->take_events())}});
+    return guarded([&]() -> std::string {
+      auto wf = library_.find(workflow);
+      if (!wf) return fail(loom::make_error(loom::ErrorCode::kUnknownWorkflow, "no workflow '" + workflow + "' is loaded"));
+      auto inputs = parse(inputs_json, "inputs");
+      if (!inputs) return fail(inputs.error());
+      auto opts = options(options_json);
+      if (!opts) return fail(opts.error());
+      std::vector<loom::Error> errors;
+      auto run = loom::Run::start(wf, *inputs, *opts, static_cast<std::int64_t>(now), agents_, &library_, &errors);
+      if (!run) return errors.empty() ? fail(run.error()) : fail_all(errors);
+      int id = next_id_++;
+      runs_[id] = std::move(*run);
+      return ok(Json{{"run", id}, {"events", events_json(runs_[id]->take_events())}});
+    });
   }
 
   std::string restore(const std::string& workflow, const std::string& events_jsonl_array, const std::string& options_json) {
-    auto wf = library_.find(workflow);
-    if (!wf) return fail(loom::make_error(loom::ErrorCode::kUnknownWorkflow, "no workflow '" + workflow + "' is loaded"));
-    auto arr = parse(events_jsonl_array, "events");
-    if (!arr) return fail(arr.error());
-    if (!arr->is_array()) return fail(loom::make_error(loom::ErrorCode::kBadEventLog, "events must be a list"));
-    std::vector<loom::Event> events;
-    for (const auto& j : *arr) {
-      auto e = loom::event_from_json(j);
-      if (!e) return fail(e.error());
-      events.push_back(std::move(*e));
-    }
-    auto opts = options(options_json);
-    if (!opts) return fail(opts.error());
-    auto run = loom::Run::restore(wf, events, agents_, &library_, &*opts);
-    if (!run) return fail(run.error());
-    int id = next_id_++;
-    runs_[id] = std::move(*run);
-    return ok(Json{{"run", id}});
+    return guarded([&]() -> std::string {
+      auto wf = library_.find(workflow);
+      if (!wf) return fail(loom::make_error(loom::ErrorCode::kUnknownWorkflow, "no workflow '" + workflow + "' is loaded"));
+      auto arr = parse(events_jsonl_array, "events");
+      if (!arr) return fail(arr.error());
+      if (!arr->is_array()) return fail(loom::make_error(loom::ErrorCode::kBadEventLog, "events must be a list"));
+      std::vector<loom::Event> events;
+      for (const auto& j : *arr) {
+        auto e = loom::event_from_json(j);
+        if (!e) return fail(e.error());
+        events.push_back(std::move(*e));
+      }
+      auto opts = options(options_json);
+      if (!opts) return fail(opts.error());
+      auto run = loom::Run::restore(wf, events, agents_, &library_, &*opts);
+      if (!run) return fail(run.error());
+      int id = next_id_++;
+      runs_[id] = std::move(*run);
+      return ok(Json{{"run", id}});
+    });
   }
 
   /// Envelope value: {effects, events, status, wakeup, ready}.
   std::string poll(int run, double now) {
-    loom::Run* r = find(run);
-    if (!r) return no_run(run);
-    std::vector<loom::Effect> effects = r->poll(static_cast<std::int64_t>(now));
-    return ok(step_result(*r, &effects));
+    return guarded([&]() -> std::string {
+      loom::Run* r = find(run);
+      if (!r) return no_run(run);
+      std::vector<loom::Effect> effects = r->poll(static_cast<std::int64_t>(now));
+      return ok(step_result(*r, &effects));
+    });
   }
 
   /// results: [{id, ok, output | error, retry_after_ms}] resolved in order.
   std::string resolve(int run, const std::string& results_json, double now) {
-    loom::Run* r = find(run);
-    if (!r) return no_run(run);
-    auto results = parse(results_json, "results");
-    if (!results) return fail(results.error());
-    if (!results->is_array()) *results = Json::array({*results});
-    for (const auto& j : *results) {
-      auto res = loom::effect_result_from_json(j);
-      if (!res) return fail(res.error());
-      loom::Status s = r->resolve(j.value("id", static_cast<std::uint64_t>(0)), *res, static_cast<std::int64_t>(now));
-      // A result for an effect the engine no longer waits for (cancelled, timed out) is dropped.
-      if (s.code != loom::ErrorCode::kOk && s.code != loom::ErrorCode::kUnknownEffect) return fail(s);
-    }
-    return ok(step_result(*r, nullptr));
+    return guarded([&]() -> std::string {
+      loom::Run* r = find(run);
+      if (!r) return no_run(run);
+      auto results = parse(results_json, "results");
+      if (!results) return fail(results.error());
+      if (!results->is_array()) *results = Json::array({*results});
+      for (const auto& j : *results) {
+        auto res = loom::effect_result_from_json(j);
+        if (!res) return fail(res.error());
+        auto id = j.find("id");
+      if (id == j.end() || !id->is_number_unsigned()) {
+        return fail(loom::make_error(loom::ErrorCode::kBadArgument, "each result needs a numeric 'id' (the effect's id)"));
+      }
+      loom::Status s = r->resolve(id->get<std::uint64_t>(), *res, static_cast<std::int64_t>(now));
+        // A result for an effect the engine no longer waits for (cancelled, timed out) is dropped.
+        if (s.code != loom::ErrorCode::kOk && s.code != loom::ErrorCode::kUnknownEffect) return fail(s);
+      }
+      return ok(step_result(*r, nullptr));
+    });
   }
 
   std::string feed(int run, double effect, const std::string& chunk, double now) {
-    loom::Run* r = find(run);
-    if (!r) return no_run(run);
-    loom::Status s = r->feed(static_cast<std::uint64_t>(effect), chunk, static_cast<std::int64_t>(now));
-    if (s.code != loom::ErrorCode::kOk) return fail(s);
-    return ok(step_result(*r, nullptr));
+    return guarded([&]() -> std::string {
+      loom::Run* r = find(run);
+      if (!r) return no_run(run);
+      loom::Status s = r->feed(static_cast<std::uint64_t>(effect), chunk, static_cast<std::int64_t>(now));
+      if (s.code != loom::ErrorCode::kOk) return fail(s);
+      return ok(step_result(*r, nullptr));
+    });
   }
 
   std::string cancel(int run, double now) {
-    loom::Run* r = find(run);
-    if (!r) return no_run(run);
-    loom::Status s = r->cancel(static_cast<std::int64_t>(now));
-    if (s.code != loom::ErrorCode::kOk) return fail(s);
-    std::vector<loom::Effect> effects = r->poll(static_cast<std::int64_t>(now));
-    return ok(step_result(*r, &effects));
+    return guarded([&]() -> std::string {
+      loom::Run* r = find(run);
+      if (!r) return no_run(run);
+      loom::Status s = r->cancel(static_cast<std::int64_t>(now));
+      if (s.code != loom::ErrorCode::kOk) return fail(s);
+      std::vector<loom::Effect> effects = r->poll(static_cast<std::int64_t>(now));
+      return ok(step_result(*r, &effects));
+    });
   }
 
   std::string snapshot(int run) {
-    loom::Run* r = find(run);
-    if (!r) return no_run(run);
-    return ok(r->snapshot());
+    return guarded([&]() -> std::string {
+      loom::Run* r = find(run);
+      if (!r) return no_run(run);
+      return ok(r->snapshot());
+    });
   }
 
   void close(int run) { runs_.erase(run); }
@@ -188,11 +220,30 @@ class Engine {
     auto j = parse(text, "options");
     if (!j) return j.error();
     if (!j->is_object()) return loom::make_error(loom::ErrorCode::kBadArgument, "options must be an object");
-    o.run_id = j->value("run_id", "");
-    o.seed = j->value("seed", static_cast<std::uint64_t>(1));
-    o.max_concurrency = j->value("max_concurrency", 8);
-    o.use_cache = j->value("use_cache", false);
-    o.max_work_per_poll = j->value("max_work_per_poll", 10000);
+    auto bad = [](const char* key, const char* type) {
+      return loom::make_error(loom::ErrorCode::kBadArgument, std::string("option '") + key + "' must be " + type);
+    };
+    auto field = [&](const char* key) { return j->contains(key) ? &(*j)[key] : nullptr; };
+    if (auto* v = field("run_id")) {
+      if (!v->is_string()) return bad("run_id", "a string");
+      o.run_id = v->get<std::string>();
+    }
+    if (auto* v = field("seed")) {
+      if (!v->is_number_unsigned()) return bad("seed", "a whole number >= 0");
+      o.seed = v->get<std::uint64_t>();
+    }
+    if (auto* v = field("max_concurrency")) {
+      if (!v->is_number_integer() || v->get<std::int64_t>() < 0) return bad("max_concurrency", "a whole number >= 0");
+      o.max_concurrency = v->get<int>();
+    }
+    if (auto* v = field("use_cache")) {
+      if (!v->is_boolean()) return bad("use_cache", "true or false");
+      o.use_cache = v->get<bool>();
+    }
+    if (auto* v = field("max_work_per_poll")) {
+      if (!v->is_number_integer() || v->get<std::int64_t>() < 1) return bad("max_work_per_poll", "a whole number >= 1");
+      o.max_work_per_poll = v->get<int>();
+    }
     if (j->contains("pool_limits") && (*j)["pool_limits"].is_object()) {
       for (auto it = (*j)["pool_limits"].begin(); it != (*j)["pool_limits"].end(); ++it) {
         if (it->is_number_integer()) o.pool_limits[it.key()] = it->get<int>();

@@ -222,6 +222,15 @@ TEST_CASE("restore refuses logs that do not fit", "[run]") {
     log.push_back(extra);
     CHECK(Run::restore(wf, log, agents()).error().code == ErrorCode::kBadEventLog);
   }
+  SECTION("a field of the wrong type") {
+    for (auto& e : log) {
+      if (e.type == EventType::kStepStarted) {
+        e.data = Json{{"cache_key", 12}};
+        break;
+      }
+    }
+    CHECK(Run::restore(wf, log, agents()).error().code == ErrorCode::kBadEventLog);
+  }
   SECTION("malformed JSON events") {
     CHECK(event_from_json(Json{{"type", "run_started"}}).error().code == ErrorCode::kBadEventLog);
     CHECK(event_from_json(Json{{"seq", 1}, {"t", 0}, {"type", "nonsense"}}).error().code == ErrorCode::kBadEventLog);

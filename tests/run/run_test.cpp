@@ -589,3 +589,22 @@ TEST_CASE("poll does bounded work", "[run]") {
   for (int i = 0; i < 20 && !run->finished(); ++i) run->poll(0);
   CHECK(run->status() == RunStatus::kSucceeded);
 }
+
+TEST_CASE("effect results from JSON are checked, never thrown on", "[run]") {
+  auto ok = effect_result_from_json(Json{{"ok", true}, {"output", {1, 2}}});
+  REQUIRE(ok.ok());
+  CHECK(ok->output == Json({1, 2}));
+  auto rate = effect_result_from_json(
+      Json{{"ok", false}, {"error", {{"code", "rate_limited"}, {"message", "slow down"}}}, {"retry_after_ms", 1500}});
+  REQUIRE(rate.ok());
+  CHECK(rate->error.code == ErrorCode::kRateLimited);
+  CHECK(rate->retry_after_ms == 1500);
+  auto odd = effect_result_from_json(Json{{"ok", false}, {"error", {{"code", 7}, {"message", Json::array()}}}});
+  REQUIRE(odd.ok());
+  CHECK(odd->error.code == ErrorCode::kHostError);
+  auto unknown = effect_result_from_json(Json{{"ok", false}, {"error", {{"code", "gremlins"}}}});
+  CHECK(unknown->error.code == ErrorCode::kHostError);
+  CHECK(effect_result_from_json(Json{{"output", 1}}).error().code == ErrorCode::kBadArgument);
+  CHECK(effect_result_from_json(Json{{"ok", false}}).error().code == ErrorCode::kBadArgument);
+  CHECK(effect_result_from_json(Json("yes")).error().code == ErrorCode::kBadArgument);
+}

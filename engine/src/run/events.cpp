@@ -149,14 +149,17 @@ Result<EffectResult> effect_result_from_json(const Json& j) {
   }
   auto err = j.find("error");
   if (err == j.end() || !err->is_object()) return bad("no 'error' object");
-  std::string code = err->value("code", "host_error");
-  std::string message = err->value("message", "the host reported an error");
+  auto text = [&](const char* key, const char* fallback) -> std::string {
+    auto it = err->find(key);
+    return it != err->end() && it->is_string() ? it->get<std::string>() : std::string(fallback);
+  };
+  std::string code = text("code", "host_error");
   std::int64_t after = -1;
   if (auto ra = j.find("retry_after_ms"); ra != j.end() && ra->is_number()) after = ra->get<std::int64_t>();
   ErrorCode c = error_code_from_name(code);
   if (c == ErrorCode::kBadArgument && code != "bad_argument") c = ErrorCode::kHostError;
-  EffectResult r = EffectResult::failure(c, message, after);
-  r.error.hint = err->value("hint", "");
+  EffectResult r = EffectResult::failure(c, text("message", "the host reported an error"), after);
+  r.error.hint = text("hint", "");
   return r;
 }
 

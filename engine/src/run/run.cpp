@@ -1202,7 +1202,14 @@ Result<std::unique_ptr<Run>> Run::restore(std::shared_ptr<const Workflow> workfl
         st->status_ == RunStatus::kCancelled) {
       return make_error(ErrorCode::kBadEventLog, "events after the run ended");
     }
-    Status s = st->apply(e);
+    Status s;
+    try {
+      s = st->apply(e);
+    } catch (const std::exception& ex) {
+      // A field of the wrong type (the log was edited): the log, not the engine, is at fault.
+      s = make_error(ErrorCode::kBadEventLog, "event " + std::to_string(e.seq) + " is malformed: " + ex.what(),
+                     "the log was edited or damaged");
+    }
     if (s.code != ErrorCode::kOk) return s;
   }
   st->next_seq_ = expect;
