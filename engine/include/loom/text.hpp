@@ -22,16 +22,19 @@ struct ChunkOptions {
 /// lines) whole when they fit, splitting a long paragraph at sentence boundaries, and a long
 /// sentence at word boundaries (a single word longer than max_chars is cut at a UTF-8 character
 /// boundary). Each chunk after the first begins with up to `overlap` bytes from the end of the
-/// previous chunk. Chunks are trimmed; empty text gives no chunks.
+/// previous chunk. Chunks are trimmed slices of the original text (the separators inside a chunk
+/// are kept as written); empty text gives no chunks.
 std::vector<std::string> chunk(std::string_view text, const ChunkOptions& options = {});
 
-/// Splits text into sentences at . ! ? (and runs of them, with closing quotes/brackets), not
-/// after common abbreviations (Mr. Mrs. Dr. St. e.g. i.e. etc.), initials ("J. R. R."),
-/// or decimal numbers. Newline-separated paragraphs end a sentence. Sentences are trimmed.
+/// Splits text into sentences at . ! ? … (and runs of them, with closing quotes/brackets), not
+/// after titles and Latin abbreviations (Mr. Mrs. Dr. St. e.g. i.e.), initials ("J. R. R."),
+/// decimal numbers or host names; "etc." and similar end a sentence only before a capital. A
+/// blank line always ends a sentence; a single line break does unless the text goes on in
+/// lowercase. Sentences are trimmed.
 std::vector<std::string> split_sentences(std::string_view text);
 
 /// Lowercased word tokens (letters, digits, inner apostrophes and hyphens; ASCII case folding,
-/// other UTF-8 letters kept as they are).
+/// other UTF-8 letters kept as they are; the typographic apostrophe ’ is returned as ').
 std::vector<std::string> words(std::string_view text);
 
 /// True for common English function words ("the", "and", "of", ...).
