@@ -608,3 +608,20 @@ TEST_CASE("effect results from JSON are checked, never thrown on", "[run]") {
   CHECK(effect_result_from_json(Json{{"ok", false}}).error().code == ErrorCode::kBadArgument);
   CHECK(effect_result_from_json(Json("yes")).error().code == ErrorCode::kBadArgument);
 }
+
+TEST_CASE("a fan-out wider than the poll budget does not stall the host", "[run]") {
+  std::string yaml = "name: wide\nsteps:\n";
+  for (int i = 0; i < 60; ++i) yaml += "  - {id: s" + std::to_string(i) + ", agent: util.sleep, with: {ms: 5, value: 1}}\n";
+  auto wf = test::load_text(yaml, agents());
+  RunOptions opts;
+  opts.max_work_per_poll = 10;
+  opts.max_concurrency = 0;
+  auto run = start(wf, Json::object(), opts);
+  auto first = run->poll(0);
+  CHECK(first.empty());             // the budget went on deciding steps
+  CHECK(run->has_ready_work());     // so the host must poll again, not wait
+  FakeHost host;
+  REQUIRE(host.drive(*run));
+  CHECK(run->status() == RunStatus::kSucceeded);
+  CHECK(host.max_in_flight == 60);
+}

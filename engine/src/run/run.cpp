@@ -76,7 +76,7 @@ class EvalScope : public TemplateScope {
   const Json* step(std::string_view id) const override {
     for (const Scope* c = &scope_; c; c = c->lookup_parent) {
       auto it = c->index->find(id);
-      if (it != c->index->end()) return &c->steps[static_cast<std::size_t>(it->second)].view;
+      if (it != c->index->end()) return &view_of(c->steps[static_cast<std::size_t>(it->second)]);
     }
     return nullptr;
   }
@@ -128,8 +128,6 @@ Scope* RunState::create_scope(const std::vector<StepDef>* defs,
     s.index = static_cast<int>(i);
     s.path = sc->prefix + s.def->id;
     s.waiting = static_cast<int>(s.def->need_index.size());
-    s.view = Json{{"status", "pending"}, {"output", nullptr}};
-    by_path_[s.path] = &s;
     all_steps_.push_back(&s);
   }
   for (auto& s : sc->steps) {
@@ -146,6 +144,10 @@ Scope* RunState::create_scope(const std::vector<StepDef>* defs,
 }
 
 StepInst* RunState::find_step(const std::string& path) const {
+  for (; by_path_indexed_ < all_steps_.size(); ++by_path_indexed_) {
+    StepInst* s = all_steps_[by_path_indexed_];
+    by_path_[s->path] = s;
+  }
   auto it = by_path_.find(path);
   return it == by_path_.end() ? nullptr : it->second;
 }
@@ -201,6 +203,7 @@ void RunState::release_subtree(Scope& scope, std::vector<std::uint64_t>* cancell
 void RunState::complete_step(StepInst& step, StepStatus status, Json output, const Error* error) {
   step.status = status;
   step.finished_at = now_;
+  step.view = Json::object();
   step.view["status"] = step_status_name(status);
   step.view["output"] = std::move(output);
   if (error) {
@@ -225,7 +228,13 @@ int RunState::pool_limit(const std::string& pool) const {
   return it == pool_limits_.end() ? 0 : it->second;
 }
 
+const Json& view_of(const StepInst& step) {
+  static const Json kPending = Json{{"status", "pending"}, {"output", nullptr}};
+  return step.view.is_null() ? kPending : step.view;
+}
+
 Event RunState::make(EventType type, const StepInst* step, int item) const {
+  made_for_ = const_cast<StepInst*>(step);
   Event e;
   e.type = type;
   if (step) e.step = step->path;
@@ -236,7 +245,9 @@ Event RunState::make(EventType type, const StepInst* step, int item) const {
 void RunState::emit(Event e) {
   e.seq = next_seq_++;
   e.time_ms = now_;
-  apply(e);
+  StepInst* hint = made_for_ && made_for_->path == e.step ? made_for_ : nullptr;
+  made_for_ = nullptr;
+  apply(e, hint);
   pending_events_.push_back(std::move(e));
 }
 
@@ -256,7 +267,7 @@ void RunState::cancel_effects(const std::vector<std::uint64_t>& ids) {
 
 // ---------------------------------------------------------------- apply: the transitions
 
-Status RunState::apply(const Event& e) {
+Status RunState::apply(const Event& e, StepInst* hint) {
   auto bad = [&](const std::string& why) {
     return make_error(ErrorCode::kBadEventLog,
                       "event " + std::to_string(e.seq) + " (" + std::string(event_type_name(e.type)) + "): " + why,
@@ -279,7 +290,7 @@ Status RunState::apply(const Event& e) {
 
   StepInst* s = nullptr;
   if (!e.step.empty()) {
-    s = find_step(e.step);
+    s = hint ? hint : find_step(e.step);
     if (!s) return bad("no step '" + e.step + "' in this run");
     if (e.item >= 0 && (!s->fanout || e.item >= static_cast<int>(s->items.size()))) {
       return bad("step '" + e.step + "' has no item " + std::to_string(e.item));
@@ -431,8 +442,7 @@ Status RunState::apply(const Event& e) {
         s->status = StepStatus::kFailed;
         s->finished_at = e.time_ms;
         s->error = err;
-        s->view["status"] = "failed";
-        s->view["error"] = error_json(err);
+        s->view = Json{{"status", "failed"}, {"output", nullptr}, {"error", error_json(err)}};
         Scope& sc = *s->scope;
         if (!sc.failed && !sc.dead) {
           sc.failed = true;
@@ -468,7 +478,7 @@ Status RunState::apply(const Event& e) {
       Json previous = nullptr;
       if (k > 0) {
         previous = Json::object();
-        for (const auto& st : s->iterations.back()->steps) previous[st.def->id] = st.view;
+        for (const auto& st : s->iterations.back()->steps) previous[st.def->id] = view_of(st);
       }
       Scope* sc = create_scope(&s->def->loop->steps, &s->def->loop->step_index, s->scope, s, k,
                                s->path + "#" + std::to_string(k) + "/");
@@ -656,7 +666,8 @@ void RunState::start_item(ItemRef ref) {
     item_failed_final(ref, args.error());
     return;
   }
-  if (s.agent->kind != AgentKind::kWorkflow) {
+  // Constant arguments were checked when the workflow was loaded.
+  if (s.agent->kind != AgentKind::kWorkflow && !s.def->with.is_constant()) {
     Status st = check_agent_args(*s.agent, *args);
     if (st.code != ErrorCode::kOk) {
       item_failed_final(ref, st);
@@ -900,7 +911,7 @@ void RunState::finalize(const Pending& p) {
           return;
         }
         Json last = Json::object();
-        for (const auto& st : sc.steps) last[st.def->id] = st.view.value("output", Json());
+        for (const auto& st : sc.steps) last[st.def->id] = view_of(st).value("output", Json());
         Event ok = make(EventType::kStepSucceeded, &owner);
         ok.data = {{"output", {{"iterations", k + 1}, {"converged", done}, {"last", std::move(last)}}}};
         emit(std::move(ok));
@@ -980,8 +991,11 @@ std::vector<Effect> RunState::poll(std::int64_t now) {
     }
     break;
   }
+  // Out of budget with work left (effects waiting for a slot count too): the host polls again.
+  stopped_on_budget_ = budget == 0 && !finished();
   std::vector<Effect> out;
   out.swap(out_effects_);
+  out_effects_.reserve(std::min<std::size_t>(out.size(), 4096));
   return out;
 }
 
@@ -1115,7 +1129,7 @@ Json RunState::snapshot() const {
     if (attempts) j["attempts"] = attempts;
     if (cached && terminal(s->status)) j["cached"] = true;
     if (!partial.empty()) j["partial"] = partial;
-    if (s->view.contains("output") && !s->view["output"].is_null()) j["output"] = s->view["output"];
+    if (s->view.is_object() && s->view.contains("output") && !s->view["output"].is_null()) j["output"] = s->view["output"];
     if (s->error.code != ErrorCode::kOk) j["error"] = error_json(s->error);
     if (s->scheduled_at >= 0) j["scheduled_at"] = s->scheduled_at;
     if (s->started_at >= 0) j["started_at"] = s->started_at;
@@ -1226,6 +1240,7 @@ Status Run::cancel(std::int64_t now, std::string_view reason) { return state_->c
 std::vector<Event> Run::take_events() {
   std::vector<Event> out;
   out.swap(state_->pending_events_);
+  state_->pending_events_.reserve(std::min<std::size_t>(out.size(), 4096));  // the next batch is alike
   return out;
 }
 
@@ -1236,7 +1251,7 @@ std::optional<std::int64_t> Run::next_wakeup() const {
 
 bool Run::has_ready_work() const {
   const RunState& s = *state_;
-  return !s.finished() && (!s.pending_.empty() || !s.ready_.empty() || !s.pure_queue_.empty());
+  return !s.finished() && (s.stopped_on_budget_ || !s.pending_.empty() || !s.ready_.empty() || !s.pure_queue_.empty());
 }
 
 std::size_t Run::in_flight() const { return state_->in_flight_.size(); }

@@ -25,6 +25,10 @@ enum class ItemStatus { kWaiting, kCacheLookup, kRunning, kRetryWait, kSucceeded
 
 std::string_view step_status_name(StepStatus s);
 
+struct StepInst;
+/// The step's view for templates, {status: pending, output: null} before it has one.
+const Json& view_of(const StepInst& step);
+
 struct Scope;
 struct StepInst;
 
@@ -58,7 +62,7 @@ struct StepInst {
   std::vector<Item> items;
   int items_done = 0;
   int items_failed = 0;
-  Json view;  // what templates read as steps.<id>: {status, output[, error]}
+  Json view;  // what templates read as steps.<id>: {status, output[, error]}; null while pending
   Error error;
   std::int64_t scheduled_at = -1;
   std::int64_t started_at = -1;
@@ -119,7 +123,7 @@ class RunState {
   RunState(std::shared_ptr<const Workflow> wf, const AgentRegistry& agents, const WorkflowLibrary* lib);
 
   // Durable transitions.
-  Status apply(const Event& e);
+  Status apply(const Event& e, StepInst* hint = nullptr);
   void emit(Event e);
 
   // Driving.
@@ -144,7 +148,9 @@ class RunState {
   std::uint64_t timer_order_ = 0;
   std::int64_t now_ = 0;
   std::unique_ptr<Scope> root_;
-  std::unordered_map<std::string, StepInst*> by_path_;
+  mutable std::unordered_map<std::string, StepInst*> by_path_;  // built lazily: only restore needs it
+  mutable std::size_t by_path_indexed_ = 0;
+  mutable StepInst* made_for_ = nullptr;  // the step of the last make(): spares emit() a lookup
   std::vector<StepInst*> all_steps_;  // in creation order, for snapshots
   std::deque<StepInst*> ready_;
   std::deque<ItemRef> pure_queue_;
@@ -161,6 +167,7 @@ class RunState {
   bool have_pending_items_ = false;
   std::map<std::string, int> pool_limits_;
   int max_concurrency_ = 0;
+  bool stopped_on_budget_ = false;  // the last poll() ran out of max_work_per_poll
 
  private:
   Scope* create_scope(const std::vector<StepDef>* defs, const std::map<std::string, int, std::less<>>* index,

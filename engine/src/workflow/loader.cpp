@@ -125,7 +125,9 @@ class Loader {
     wf->source = std::string(text);
     YAML::Node root;
     try {
-      root = YAML::Load(std::string(text));
+      root = YAML::Load(wf->source);
+      // The workflow's own name, for call-cycle checks before the full parse.
+      if (root.IsMap() && root["name"] && root["name"].IsScalar()) current_name_ = root["name"].Scalar();
     } catch (const YAML::Exception& e) {
       Error err = make_error(ErrorCode::kYamlSyntax, "invalid YAML: " + e.msg,
                              "check indentation, colons and quotes around this point");
@@ -899,13 +901,6 @@ std::vector<std::string> WorkflowLibrary::names() const {
 LoadResult load_workflow(std::string_view text, std::string_view file, const AgentRegistry& agents,
                          const WorkflowLibrary* library) {
   Loader loader(file, agents, library);
-  // The workflow's own name is needed for call-cycle checks before the full parse.
-  try {
-    YAML::Node root = YAML::Load(std::string(text));
-    if (root.IsMap() && root["name"] && root["name"].IsScalar()) loader.current_name_ = root["name"].Scalar();
-  } catch (const YAML::Exception&) {
-    // Reported by load() below with its position.
-  }
   return loader.load(text);
 }
 
