@@ -139,6 +139,34 @@ test('http.fetch performs real HTTP and retries a busy server', async () => {
   }
 });
 
+test('--cache-dir: a second run takes the fetched page from the step cache', async () => {
+  let hits = 0;
+  const server = createServer((req, res) => {
+    hits += 1;
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end('The ferry leaves at dawn. It returns at dusk.');
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${server.address().port}/ferry`;
+  const cache = join(tmp(), 'cache');
+  const log = join(tmp(), 'second.jsonl');
+  try {
+    const first = await run(['run', data('fetch_retry.yaml'), '-i', `url=${url}`, '--cache-dir', cache, '--json']);
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(hits, 1);
+    const second = await run(['run', data('fetch_retry.yaml'), '-i', `url=${url}`, '--cache-dir', cache,
+      '--events', log, '--json']);
+    assert.equal(second.code, 0, second.stderr);
+    assert.equal(hits, 1);  // not fetched again
+    assert.equal(JSON.parse(second.stdout).outputs.gist, 'The ferry leaves at dawn.');
+    const page = readLog(log).find((e) => e.type === 'step_succeeded' && e.step === 'page');
+    assert.equal(page.cached, true);
+    assert.match(second.stderr, /page +succeeded \(from the step cache\)/);
+  } finally {
+    server.close();
+  }
+});
+
 test('a refused connection fails with host_error after its retries', async () => {
   const r = await run(['run', data('fetch_retry.yaml'), '-i', 'url=http://127.0.0.1:9/', '--json']);
   assert.equal(r.code, 1);
