@@ -432,8 +432,19 @@ class Loader {
     StepDef step;
     step.pos = pos_of(n);
     if (!check_map(n, "a step", kStepKeys)) return step;
-    for (const auto& kv : n) step.key_pos[kv.first.Scalar()] = pos_of(kv.first);
-    if (auto id = n["id"]) {
+    // One pass over the step's keys: yaml-cpp's key("key") costs a temporary node and a
+    // stringstream per probe, which dominated loading large workflows.
+    std::map<std::string, YAML::Node> keys;
+    for (const auto& kv : n) {
+      step.key_pos[kv.first.Scalar()] = pos_of(kv.first);
+      keys.emplace(kv.first.Scalar(), kv.second);
+    }
+    auto key = [&keys](const std::string& k) -> YAML::Node {
+      static const YAML::Node kAbsent(YAML::NodeType::Undefined);
+      auto it = keys.find(k);
+      return it == keys.end() ? kAbsent : it->second;
+    };
+    if (auto id = key("id")) {
       if (get_string(id, "id", &step.id) && !is_identifier(step.id)) {
         add(ErrorCode::kInvalidValue, pos_of(id), "step id '" + step.id + "' is not an identifier",
             "use letters, digits and underscores (templates read it as steps." + step.id + ")");
@@ -441,8 +452,8 @@ class Loader {
     } else {
       add(ErrorCode::kMissingKey, step.pos, "a step has no 'id'", "add 'id: a_name' to the step");
     }
-    bool is_loop = static_cast<bool>(n["loop"]);
-    if (auto a = n["agent"]) {
+    bool is_loop = static_cast<bool>(key("loop"));
+    if (auto a = key("agent")) {
       get_string(a, "agent", &step.agent);
       if (is_loop) {
         add(ErrorCode::kInvalidValue, pos_of(a), "step '" + step.id + "' has both 'agent' and 'loop'",
@@ -452,7 +463,7 @@ class Loader {
       add(ErrorCode::kMissingKey, step.pos, "step '" + step.id + "' has no 'agent'",
           "add 'agent: NAME' (see `loom agents`), or 'loop:'");
     }
-    if (auto w = n["with"]) {
+    if (auto w = key("with")) {
       parse_templated(w, "", &step.with, &step.with.raw);
       if (!step.with.raw.is_object()) {
         add(ErrorCode::kInvalidValue, pos_of(w), "'with' must be a mapping of argument names to values");
@@ -460,7 +471,7 @@ class Loader {
     } else {
       step.with.raw = Json::object();
     }
-    if (auto nd = n["needs"]) {
+    if (auto nd = key("needs")) {
       if (nd.IsScalar()) {
         step.needs.push_back(nd.Scalar());
         need_pos_[&step.needs][0] = pos_of(nd);
@@ -473,9 +484,9 @@ class Loader {
         add(ErrorCode::kInvalidValue, pos_of(nd), "'needs' must be a list of step ids");
       }
     }
-    if (auto w = n["when"]) step.when = parse_expression_key(w, "when");
-    if (auto f = n["foreach"]) step.foreach = parse_expression_key(f, "foreach");
-    if (auto r = n["retry"]) {
+    if (auto w = key("when")) step.when = parse_expression_key(w, "when");
+    if (auto f = key("foreach")) step.foreach = parse_expression_key(f, "foreach");
+    if (auto r = key("retry")) {
       if (check_map(r, "retry", kRetryKeys)) {
         if (auto m = r["max_attempts"]) get_int(m, "retry.max_attempts", 1, &step.retry.max_attempts);
         if (auto b = r["backoff"]) {
@@ -488,18 +499,18 @@ class Loader {
         if (auto d = r["max_delay"]) get_duration(d, "retry.max_delay", &step.retry.max_delay_ms);
       }
     }
-    if (auto t = n["timeout"]) get_duration(t, "timeout", &step.timeout_ms);
-    if (auto e = n["on_error"]) {
+    if (auto t = key("timeout")) get_duration(t, "timeout", &step.timeout_ms);
+    if (auto e = key("on_error")) {
       std::string s = e.IsScalar() ? e.Scalar() : "";
       if (s == "fail") step.on_error = OnError::kFail;
       else if (s == "continue") step.on_error = OnError::kContinue;
       else add(ErrorCode::kInvalidValue, pos_of(e), "on_error must be fail or continue");
     }
-    if (auto p = n["pool"]) get_string(p, "pool", &step.pool);
-    if (auto c = n["cache"]) get_bool(c, "cache", &step.cache);
-    if (auto d = n["description"]) get_string(d, "description", &step.description);
+    if (auto p = key("pool")) get_string(p, "pool", &step.pool);
+    if (auto c = key("cache")) get_bool(c, "cache", &step.cache);
+    if (auto d = key("description")) get_string(d, "description", &step.description);
     if (is_loop) {
-      const YAML::Node l = n["loop"];
+      const YAML::Node l = key("loop");
       auto loop = std::make_shared<LoopDef>();
       loop->pos = pos_of(l);
       if (check_map(l, "loop", kLoopKeys)) {
@@ -512,7 +523,7 @@ class Loader {
       }
       step.loop = loop;
       for (const char* k : {"retry", "timeout", "foreach"}) {
-        if (n[k]) {
+        if (key(k)) {
           add(ErrorCode::kInvalidValue, step.key_pos[k], std::string("'") + k + "' does not apply to a loop step",
               "put it on the steps inside the loop");
         }
