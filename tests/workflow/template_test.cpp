@@ -108,6 +108,9 @@ TEST_CASE("expressions evaluate as documented", "[workflow][template]") {
           "Hello Mara, 3 ships, 0.5, ."},
       Row{"{{ inputs.tags }} as text: {{ inputs.flag }}", "[\"sea\",\"salt\",\"storm\"] as text: true"},
       Row{"{{ '}}' }}", "}}"},
+      Row{"{{ 9223372036854775807 + 1 }}", 9223372036854775808.0},
+      Row{"{{ 9999999999 * 999999332 > 0 }}", true},
+      Row{"{{ 7 % -1 }}", 0},
   }));
   INFO(std::get<0>(row));
   CHECK(eval(std::get<0>(row)) == std::get<1>(row));

@@ -504,7 +504,7 @@ class Evaluator {
       case NodeKind::kNeg: {
         auto v = eval(*n.kids[0]);
         if (!v) return v;
-        if (v->is_number_integer()) return Json(-v->get<std::int64_t>());
+        if (v->is_number_integer() && v->get<std::int64_t>() != INT64_MIN) return Json(-v->get<std::int64_t>());
         if (v->is_number()) return Json(-v->get<double>());
         return eval_error("cannot negate " + type_name(*v));
       }
@@ -625,12 +625,17 @@ class Evaluator {
         }
         bool ints = a.is_number_integer() && b.is_number_integer();
         if (ints && n.op != BinOp::kDiv) {
-          std::int64_t x = a.get<std::int64_t>(), y = b.get<std::int64_t>();
-          if (n.op == BinOp::kAdd) return Json(x + y);
-          if (n.op == BinOp::kSub) return Json(x - y);
-          if (n.op == BinOp::kMul) return Json(x * y);
-          if (y == 0) return eval_error("division by zero");
-          return Json(x % y);
+          std::int64_t x = a.get<std::int64_t>(), y = b.get<std::int64_t>(), r = 0;
+          bool overflow = false;
+          if (n.op == BinOp::kAdd) overflow = __builtin_add_overflow(x, y, &r);
+          if (n.op == BinOp::kSub) overflow = __builtin_sub_overflow(x, y, &r);
+          if (n.op == BinOp::kMul) overflow = __builtin_mul_overflow(x, y, &r);
+          if (n.op == BinOp::kMod) {
+            if (y == 0) return eval_error("division by zero");
+            r = y == -1 ? 0 : x % y;  // INT64_MIN % -1 overflows in C++; the answer is 0
+          }
+          if (!overflow) return Json(r);
+          // Past 64-bit integers: continue in floating point, as JSON numbers would.
         }
         double x = a.get<double>(), y = b.get<double>();
         if (n.op == BinOp::kAdd) return Json(x + y);
