@@ -17,6 +17,7 @@ void expect_one(const std::string& yaml, ErrorCode code, int line, int column) {
   auto errors = errors_of(yaml);
   for (const auto& e : errors) UNSCOPED_INFO(e.format());
   REQUIRE(errors.size() == 1);
+  CHECK_FALSE(errors[0].hint.empty());  // every validation error says how to fix it
   CHECK(errors[0].code == code);
   CHECK(errors[0].line == line);
   CHECK(errors[0].column == column);
@@ -181,7 +182,10 @@ TEST_CASE("every error of a broken file is reported in one pass", "[workflow]") 
   SECTION("typos.yaml") {
     auto errors = errors_of(test::read_source_file("workflows/examples/broken/typos.yaml"));
     std::vector<Expect> got;
-    for (const auto& e : errors) got.emplace_back(e.code, e.line, e.column);
+    for (const auto& e : errors) {
+      got.emplace_back(e.code, e.line, e.column);
+      CHECK_FALSE(e.hint.empty());
+    }
     std::vector<Expect> want = {
         {ErrorCode::kMissingKey, 13, 5},           {ErrorCode::kUnknownKey, 14, 5},
         {ErrorCode::kUnknownAgent, 17, 5},         {ErrorCode::kUnknownNeed, 18, 5},
@@ -192,7 +196,10 @@ TEST_CASE("every error of a broken file is reported in one pass", "[workflow]") 
   SECTION("values.yaml") {
     auto errors = errors_of(test::read_source_file("workflows/examples/broken/values.yaml"));
     std::vector<std::pair<ErrorCode, int>> got;
-    for (const auto& e : errors) got.emplace_back(e.code, e.line);
+    for (const auto& e : errors) {
+      got.emplace_back(e.code, e.line);
+      CHECK_FALSE(e.hint.empty());
+    }
     std::vector<std::pair<ErrorCode, int>> want = {
         {ErrorCode::kInvalidValue, 5},  {ErrorCode::kInvalidValue, 7},  {ErrorCode::kInvalidValue, 8},
         {ErrorCode::kInvalidValue, 13}, {ErrorCode::kInvalidValue, 14}, {ErrorCode::kMissingKey, 15},

@@ -141,7 +141,8 @@ class Loader {
       parse_workflow(root, *wf);
       if (errors_.empty() || !fatal_) validate(*wf);
     } catch (const YAML::Exception& e) {
-      add(ErrorCode::kYamlSyntax, {e.mark.line + 1, e.mark.column + 1}, "invalid YAML: " + e.msg);
+      add(ErrorCode::kYamlSyntax, {e.mark.line + 1, e.mark.column + 1}, "invalid YAML: " + e.msg,
+          "check indentation, colons and quotes around this point");
     }
     std::stable_sort(errors_.begin(), errors_.end(), [](const Error& a, const Error& b) {
       return a.line != b.line ? a.line < b.line : a.column < b.column;
@@ -174,7 +175,8 @@ class Loader {
   bool check_map(const YAML::Node& n, const std::string& where,
                  const std::vector<std::string>& allowed) {
     if (!n.IsMap()) {
-      add(ErrorCode::kInvalidValue, pos_of(n), where + " must be a mapping of keys to values");
+      add(ErrorCode::kInvalidValue, pos_of(n), where + " must be a mapping of keys to values",
+          "write it as key: value lines, indented under its parent");
       return false;
     }
     std::set<std::string> seen;
@@ -192,7 +194,8 @@ class Loader {
 
   bool get_string(const YAML::Node& n, const std::string& what, std::string* out) {
     if (!n.IsScalar()) {
-      add(ErrorCode::kInvalidValue, pos_of(n), what + " must be a string");
+      add(ErrorCode::kInvalidValue, pos_of(n), what + " must be a string",
+          "write plain text, quoted if it holds a colon");
       return false;
     }
     *out = n.Scalar();
@@ -202,7 +205,8 @@ class Loader {
   bool get_int(const YAML::Node& n, const std::string& what, int lo, int* out) {
     Json v = n.IsScalar() ? scalar_to_json(n) : Json();
     if (!v.is_number_integer() || v.get<std::int64_t>() < lo || v.get<std::int64_t>() > 1000000000) {
-      add(ErrorCode::kInvalidValue, pos_of(n), what + " must be a whole number >= " + std::to_string(lo));
+      add(ErrorCode::kInvalidValue, pos_of(n), what + " must be a whole number >= " + std::to_string(lo),
+          "for example " + std::to_string(std::max(lo, 3)));
       return false;
     }
     *out = static_cast<int>(v.get<std::int64_t>());
@@ -212,7 +216,8 @@ class Loader {
   bool get_bool(const YAML::Node& n, const std::string& what, bool* out) {
     Json v = n.IsScalar() ? scalar_to_json(n) : Json();
     if (!v.is_boolean()) {
-      add(ErrorCode::kInvalidValue, pos_of(n), what + " must be true or false");
+      add(ErrorCode::kInvalidValue, pos_of(n), what + " must be true or false",
+          "write true or false, without quotes");
       return false;
     }
     *out = v.get<bool>();
@@ -221,7 +226,8 @@ class Loader {
 
   bool get_duration(const YAML::Node& n, const std::string& what, std::int64_t* out) {
     if (!n.IsScalar()) {
-      add(ErrorCode::kInvalidValue, pos_of(n), what + " must be a duration like 2s or 500ms");
+      add(ErrorCode::kInvalidValue, pos_of(n), what + " must be a duration like 2s or 500ms",
+          "write a number with a unit: 250ms, 2s, 1.5m, 1h");
       return false;
     }
     auto d = parse_duration(n.Scalar());
@@ -250,7 +256,8 @@ class Loader {
 
   std::shared_ptr<const Template> parse_expression_key(const YAML::Node& n, const std::string& what) {
     if (!n.IsScalar()) {
-      add(ErrorCode::kInvalidValue, pos_of(n), what + " must be a template string like \"{{ ... }}\"");
+      add(ErrorCode::kInvalidValue, pos_of(n), what + " must be a template string like \"{{ ... }}\"",
+          "write the condition as a string, e.g. \"{{ inputs.n > 0 }}\"");
       return nullptr;
     }
     std::string text = n.Scalar();
@@ -327,14 +334,16 @@ class Loader {
         for (const auto& kv : n) {
           std::string k = kv.first.Scalar();
           if (!is_identifier(k)) {
-            add(ErrorCode::kInvalidValue, pos_of(kv.first), "output name '" + k + "' is not an identifier");
+            add(ErrorCode::kInvalidValue, pos_of(kv.first), "output name '" + k + "' is not an identifier",
+                "use letters, digits and underscores");
           }
           std::shared_ptr<const Template> t;
           if (kv.second.IsScalar()) {
             std::string text = kv.second.Scalar();
             t = has_template(text) ? parse_template(kv.second, text) : parse_template(kv.second, text);
           } else {
-            add(ErrorCode::kInvalidValue, pos_of(kv.second), "output '" + k + "' must be a string template");
+            add(ErrorCode::kInvalidValue, pos_of(kv.second), "output '" + k + "' must be a string template",
+                "e.g. " + k + ": \"{{ steps.some_step.output }}\"");
           }
           if (t) {
             wf.outputs.emplace_back(k, t);
@@ -348,7 +357,8 @@ class Loader {
         if (auto m = n["max"]) get_int(m, "concurrency.max", 1, &wf.max_concurrency);
         if (auto p = n["pools"]) {
           if (!p.IsMap()) {
-            add(ErrorCode::kInvalidValue, pos_of(p), "concurrency.pools must map pool names to limits");
+            add(ErrorCode::kInvalidValue, pos_of(p), "concurrency.pools must map pool names to limits",
+                "e.g. pools: {llm: 2, http: 4}");
           } else {
             for (const auto& kv : p) {
               int limit = 0;
@@ -375,7 +385,8 @@ class Loader {
             "use letters, digits and underscores");
       }
       if (wf.input_index(spec.name) >= 0) {
-        add(ErrorCode::kInvalidValue, spec.pos, "input '" + spec.name + "' is declared twice");
+        add(ErrorCode::kInvalidValue, spec.pos, "input '" + spec.name + "' is declared twice",
+            "keep one declaration");
         continue;
       }
       const YAML::Node& d = kv.second;
@@ -389,7 +400,8 @@ class Loader {
           Json v = to_json(def);
           if (!matches_type(v, spec.type)) {
             add(ErrorCode::kInvalidValue, pos_of(def),
-                "the default of '" + spec.name + "' is not a " + std::string(input_type_name(spec.type)));
+                "the default of '" + spec.name + "' is not a " + std::string(input_type_name(spec.type)),
+                "give a default of that type, or change the type");
           }
           spec.default_value = v;
           if (spec.required) {
@@ -466,7 +478,8 @@ class Loader {
     if (auto w = key("with")) {
       parse_templated(w, "", &step.with, &step.with.raw);
       if (!step.with.raw.is_object()) {
-        add(ErrorCode::kInvalidValue, pos_of(w), "'with' must be a mapping of argument names to values");
+        add(ErrorCode::kInvalidValue, pos_of(w), "'with' must be a mapping of argument names to values",
+            "e.g. with: {text: \"{{ inputs.document }}\"}");
       }
     } else {
       step.with.raw = Json::object();
@@ -478,10 +491,12 @@ class Loader {
       } else if (nd.IsSequence()) {
         for (const auto& x : nd) {
           if (x.IsScalar()) step.needs.push_back(x.Scalar());
-          else add(ErrorCode::kInvalidValue, pos_of(x), "each of 'needs' must be a step id");
+          else add(ErrorCode::kInvalidValue, pos_of(x), "each of 'needs' must be a step id",
+                                        "list ids, e.g. needs: [draft, notes]");
         }
       } else {
-        add(ErrorCode::kInvalidValue, pos_of(nd), "'needs' must be a list of step ids");
+        add(ErrorCode::kInvalidValue, pos_of(nd), "'needs' must be a list of step ids",
+            "e.g. needs: [draft, notes]");
       }
     }
     if (auto w = key("when")) step.when = parse_expression_key(w, "when");
@@ -493,7 +508,8 @@ class Loader {
           std::string s = b.IsScalar() ? b.Scalar() : "";
           if (s == "exponential") step.retry.backoff = RetryPolicy::Backoff::kExponential;
           else if (s == "fixed") step.retry.backoff = RetryPolicy::Backoff::kFixed;
-          else add(ErrorCode::kInvalidValue, pos_of(b), "backoff must be exponential or fixed");
+          else add(ErrorCode::kInvalidValue, pos_of(b), "backoff must be exponential or fixed",
+                             "exponential doubles each delay; fixed keeps it");
         }
         if (auto d = r["initial_delay"]) get_duration(d, "retry.initial_delay", &step.retry.initial_delay_ms);
         if (auto d = r["max_delay"]) get_duration(d, "retry.max_delay", &step.retry.max_delay_ms);
@@ -504,7 +520,8 @@ class Loader {
       std::string s = e.IsScalar() ? e.Scalar() : "";
       if (s == "fail") step.on_error = OnError::kFail;
       else if (s == "continue") step.on_error = OnError::kContinue;
-      else add(ErrorCode::kInvalidValue, pos_of(e), "on_error must be fail or continue");
+      else add(ErrorCode::kInvalidValue, pos_of(e), "on_error must be fail or continue",
+                           "fail stops the run; continue records the failure and goes on");
     }
     if (auto p = key("pool")) get_string(p, "pool", &step.pool);
     if (auto c = key("cache")) get_bool(c, "cache", &step.cache);
@@ -515,7 +532,8 @@ class Loader {
       loop->pos = pos_of(l);
       if (check_map(l, "loop", kLoopKeys)) {
         if (auto s = l["steps"]) parse_step_list(s, &loop->steps, "loop '" + step.id + "'");
-        else add(ErrorCode::kMissingKey, pos_of(l), "loop '" + step.id + "' has no 'steps'");
+        else add(ErrorCode::kMissingKey, pos_of(l), "loop '" + step.id + "' has no 'steps'",
+                 "add the steps to repeat under loop: steps:");
         if (auto u = l["until"]) loop->until = parse_expression_key(u, "until");
         if (auto m = l["max_iterations"]) get_int(m, "max_iterations", 1, &loop->max_iterations);
         else add(ErrorCode::kMissingKey, pos_of(l), "loop '" + step.id + "' has no 'max_iterations'",
@@ -774,7 +792,8 @@ class Loader {
       if (!templated && !matches_type(*it, param->type)) {
         add(ErrorCode::kInvalidValue, wpos,
             "argument '" + it.key() + "' of '" + s.agent + "' must be a " +
-                std::string(input_type_name(param->type)));
+                std::string(input_type_name(param->type)),
+            param->description.empty() ? "" : "'" + it.key() + "': " + param->description);
       }
     }
     for (const auto& p : agent->params) {
@@ -784,6 +803,12 @@ class Loader {
       }
     }
     if (agent->kind == AgentKind::kWorkflow) check_workflow_call(s, wpos);
+  }
+
+  static std::string input_names(const Workflow& wf) {
+    std::vector<std::string> names;
+    for (const auto& in : wf.inputs) names.push_back(in.name);
+    return names.empty() ? "none" : join(names);
   }
 
   static std::string join(const std::vector<std::string>& v) {
@@ -821,12 +846,14 @@ class Loader {
     if (in != w.end() && in->is_object()) {
       for (auto it = in->begin(); it != in->end(); ++it) {
         if (callee->input_index(it.key()) < 0) {
-          add(ErrorCode::kInputUnknown, wpos, "workflow '" + name + "' has no input '" + it.key() + "'");
+          add(ErrorCode::kInputUnknown, wpos, "workflow '" + name + "' has no input '" + it.key() + "'",
+              "its inputs: " + input_names(*callee));
         }
       }
       for (const auto& spec : callee->inputs) {
         if (spec.required && !in->contains(spec.name)) {
-          add(ErrorCode::kInputMissing, wpos, "the call to '" + name + "' does not give required input '" + spec.name + "'");
+          add(ErrorCode::kInputMissing, wpos, "the call to '" + name + "' does not give required input '" + spec.name + "'",
+              "add it under inputs:");
         }
       }
     }
