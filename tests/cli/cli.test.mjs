@@ -14,9 +14,10 @@ const loom = process.env.LOOM_BIN || join(root, 'build/native-debug/loom');
 const data = (f) => join(root, 'tests/cli/data', f);
 const tmp = () => mkdtempSync(join(tmpdir(), 'loom-cli-'));
 
-function run(args, { onStderr } = {}) {
+function run(args, { onStderr, stdin } = {}) {
   return new Promise((resolve) => {
     const child = spawn(loom, args, { cwd: root });
+    child.stdin.end(stdin ?? '');
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });
@@ -51,7 +52,7 @@ test('validate reports every error of each broken example with file:line:column'
 test('validate accepts every shipped workflow', async () => {
   const files = ['workflows/ingestion_digest.yaml', 'workflows/examples/fanout.yaml', 'workflows/examples/loop_until.yaml',
     'workflows/examples/call_workflow.yaml', 'workflows/examples/parallel.yaml', 'workflows/examples/conditional.yaml',
-    'workflows/examples/retry_timeout.yaml', 'workflows/examples/keywords_digest.yaml'];
+    'workflows/examples/retry_timeout.yaml', 'workflows/examples/keywords_digest.yaml', 'workflows/examples/approval.yaml'];
   const r = await run(['validate', ...files]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal((r.stdout.match(/^ok /gm) || []).length, files.length);
@@ -173,6 +174,19 @@ test('a refused connection fails with host_error after its retries', async () =>
   const result = JSON.parse(r.stdout);
   assert.equal(result.status, 'failed');
   assert.equal(result.error.code, 'host_error');
+});
+
+test('human.input asks on the terminal and the run waits for the answer', async () => {
+  const r = await run(['run', 'workflows/examples/approval.yaml', '--json'], { stdin: 'maybe\nyes\n' });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).outputs.verdict, 'kept: The tide came in twice that night.');
+  assert.match(r.stderr, /The tide came in twice that night\./);
+  assert.match(r.stderr, /\? Keep this line\? \[yes\/no\]/);
+  assert.match(r.stderr, /please answer one of: yes\/no/);
+  assert.match(r.stderr, /run paused: waiting for a person/);
+  const closed = await run(['run', 'workflows/examples/approval.yaml', '--json'], { stdin: '' });
+  assert.equal(closed.code, 1);
+  assert.equal(JSON.parse(closed.stdout).error.code, 'cancelled');
 });
 
 test('graph draws Mermaid, DOT and ASCII', async () => {

@@ -29,6 +29,7 @@ const std::vector<Case>& cases() {
       {"example_parallel", "workflows/examples/parallel.yaml"},
       {"keywords_digest", "workflows/examples/keywords_digest.yaml"},
       {"example_call_workflow", "workflows/examples/call_workflow.yaml"},
+      {"example_approval", "workflows/examples/approval.yaml"},
   };
   return all;
 }
@@ -58,6 +59,9 @@ Reply script(const Effect& e) {
                                                 {"body", "The archive opens at nine. Readers must sign the ledger. "
                                                          "Manuscripts stay in the reading room. The archivist "
                                                          "answers questions by letter."}});
+  } else if (e.agent == "human.input") {
+    r.latency_ms = 60000;  // a person takes a minute
+    r.result = EffectResult::success("yes");
   } else if (e.agent == "http.fetch") {
     r.latency_ms = 3;
     r.result = EffectResult::failure(ErrorCode::kHostError, "connection refused");

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <iostream>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -26,7 +28,39 @@ class Worker {
  public:
   std::atomic<bool> cancel{false};
   std::thread thread;
+  bool blocking = false;  // waits on a person at the terminal: cannot be interrupted, only left
 };
+
+// human.input: shows the question on stderr and reads the answer from stdin, asking again while
+// the answer is not one of `choices`. Standard input closed: the run cannot get an answer.
+EffectResult ask_person(const Json& args) {
+  static std::mutex terminal;  // one question at a time
+  std::lock_guard<std::mutex> lock(terminal);
+  std::string prompt = args.value("prompt", "?");
+  std::vector<std::string> choices;
+  if (args.contains("choices") && args["choices"].is_array()) {
+    for (const auto& c : args["choices"]) choices.push_back(c.is_string() ? c.get<std::string>() : c.dump());
+  }
+  if (args.contains("show") && !args["show"].is_null()) {
+    const Json& show = args["show"];
+    std::fprintf(stderr, "\n%s\n", show.is_string() ? show.get<std::string>().c_str() : show.dump(2).c_str());
+  }
+  std::string options;
+  for (const auto& c : choices) options += (options.empty() ? "" : "/") + c;
+  for (;;) {
+    std::fprintf(stderr, "\n? %s%s ", prompt.c_str(), options.empty() ? "" : (" [" + options + "]").c_str());
+    std::fflush(stderr);
+    std::string answer;
+    if (!std::getline(std::cin, answer)) {
+      return EffectResult::failure(ErrorCode::kCancelled, "no answer to '" + prompt + "': standard input is closed");
+    }
+    while (!answer.empty() && (answer.back() == '\r' || answer.back() == ' ')) answer.pop_back();
+    if (choices.empty() || std::find(choices.begin(), choices.end(), answer) != choices.end()) {
+      return EffectResult::success(valid_utf8(answer));
+    }
+    std::fprintf(stderr, "  please answer one of: %s\n", options.c_str());
+  }
+}
 
 class Host {
  public:
@@ -35,7 +69,12 @@ class Host {
   ~Host() {
     for (auto& [id, w] : workers_) w->cancel = true;
     for (auto& [id, w] : workers_) {
-      if (w->thread.joinable()) w->thread.join();
+      if (!w->thread.joinable()) continue;
+      if (w->blocking) {
+        w->thread.detach();  // still waiting on the terminal; the process is ending anyway
+      } else {
+        w->thread.join();
+      }
     }
   }
 
@@ -122,6 +161,15 @@ class Host {
       std::uint64_t id = e.id;
       Json args = std::move(e.args);
       w->thread = std::thread([this, w, id, args, timeout] { complete(id, http_fetch(args, timeout, w->cancel)); });
+      workers_[id] = std::move(worker);
+      return;
+    }
+    if (e.agent == "human.input") {
+      auto worker = std::make_unique<Worker>();
+      worker->blocking = true;
+      std::uint64_t id = e.id;
+      Json args = std::move(e.args);
+      worker->thread = std::thread([this, id, args] { complete(id, ask_person(args)); });
       workers_[id] = std::move(worker);
       return;
     }

@@ -29,7 +29,11 @@ void Progress::on_event(const Event& e) {
   std::string when = seconds(e.time_ms - start_);
   if (e.step.empty()) {
     switch (e.type) {
-      case EventType::kRunPaused: line("  " + when + "  run paused: waiting for a person"); break;
+      case EventType::kRunPaused:
+        line("  " + when + "  run paused: waiting for a person");
+        paused_ = true;
+        break;
+      case EventType::kRunResumed: paused_ = false; break;
       case EventType::kRunFailed: {
         std::string msg = e.data.is_object() && e.data.contains("error") ? e.data["error"].value("message", "") : "";
         line("  " + when + "  run failed: " + msg);
@@ -97,7 +101,7 @@ void Progress::on_event(const Event& e) {
 
 void Progress::tick(std::int64_t now) {
   now_ = std::max(now_, now);
-  if (!tty_) return;
+  if (!tty_ || paused_) return;
   std::size_t done = 0;
   std::string running;
   for (const auto& path : order_) {

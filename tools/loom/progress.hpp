@@ -38,6 +38,7 @@ class Progress {
   std::int64_t start_ = -1;
   std::int64_t now_ = 0;
   bool line_shown_ = false;
+  bool paused_ = false;  // a question is on the terminal: do not draw over it
   std::vector<std::string> order_;
   std::map<std::string, StepView> steps_;
 };
