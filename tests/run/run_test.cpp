@@ -183,7 +183,7 @@ TEST_CASE("a non-retryable failure fails the step and the run at once", "[run]")
   CHECK(host.calls["page"] == 1);
   auto failed = of_type(host, EventType::kRunFailed);
   REQUIRE(failed.size() == 1);
-  CHECK(failed[0]->data["step"] == "page");
+  CHECK(failed[0]->step == "page");
 }
 
 TEST_CASE("retries stop at max_attempts", "[run]") {

@@ -27,7 +27,10 @@ void Progress::on_event(const Event& e) {
   if (start_ < 0) start_ = e.time_ms;
   now_ = std::max(now_, e.time_ms);
   std::string when = seconds(e.time_ms - start_);
-  if (e.step.empty()) {
+  bool run_event = e.type == EventType::kRunStarted || e.type == EventType::kRunPaused ||
+                   e.type == EventType::kRunResumed || e.type == EventType::kRunSucceeded ||
+                   e.type == EventType::kRunFailed || e.type == EventType::kRunCancelled;
+  if (run_event) {
     switch (e.type) {
       case EventType::kRunPaused:
         line("  " + when + "  run paused: waiting for a person");
@@ -36,7 +39,7 @@ void Progress::on_event(const Event& e) {
       case EventType::kRunResumed: paused_ = false; break;
       case EventType::kRunFailed: {
         std::string msg = e.data.is_object() && e.data.contains("error") ? e.data["error"].value("message", "") : "";
-        line("  " + when + "  run failed: " + msg);
+        line("  " + when + "  run failed" + (e.step.empty() ? "" : " at " + e.step) + ": " + msg);
         break;
       }
       case EventType::kRunCancelled: line("  " + when + "  run cancelled"); break;

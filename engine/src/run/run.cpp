@@ -753,9 +753,8 @@ void RunState::start_item(ItemRef ref) {
       ef.args = std::move(*args);
       out_effects_.push_back(std::move(ef));
       if (s.agent->pauses && status_ != RunStatus::kPaused) {
-        Event p = make(EventType::kRunPaused);
-        p.data = {{"step", s.path}};
-        emit(std::move(p));
+        // The waiting step is the event's own `step`, so the log reads the same after a round trip.
+        emit(make(EventType::kRunPaused, &s, -1));
       }
       return;
     }
@@ -798,8 +797,8 @@ void RunState::finish_run_failed(const Error& error, const std::string& step) {
   std::sort(ids.begin(), ids.end());
   cancel_effects(ids);
   Event f = make(EventType::kRunFailed);
+  f.step = step;  // the step whose failure failed the run ("" for a failing output)
   f.data = {{"error", error_json(error)}};
-  if (!step.empty()) f.data["step"] = step;
   emit(std::move(f));
 }
 
