@@ -4,6 +4,7 @@
 // Every (engine, shape, n, mode) runs once in a fresh child process:
 //   loom-native : build/native-release/loom_bench_engine
 //   loom-wasm   : node --no-experimental-fetch build/wasm-release/loom_bench_engine.cjs
+//   loom-wasm-js: node bench/engine/js_host.mjs (the wasm driven by web/src/host.js: the browser's path)
 //   langgraph   : node bench/engine/langgraph.mjs (it supervises its own child and time limit)
 // Each prints one JSON line; this script collects them, prints progress on stderr, then on stdout a
 // table and one JSON line per case per engine (each line a standalone JSON object).
@@ -25,7 +26,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const ENGINES = ["loom-native", "loom-wasm", "langgraph"];
+const ENGINES = ["loom-native", "loom-wasm", "loom-wasm-js", "langgraph"];
 const CHAIN_LATENCY_MAX_N = 1000;
 
 function parseArgs(argv) {
@@ -78,6 +79,12 @@ function command(engine, c, o, peerTimeoutS, peerHeapMb) {
     return existsSync(cjs)
       ? { file: process.execPath, args: ["--no-experimental-fetch", cjs, ...args] }
       : { missing: `${path.relative(ROOT, cjs)} is not built (run tools/build)` };
+  }
+  if (engine === "loom-wasm-js") {
+    const wasm = path.join(ROOT, "build/wasm-release/loom.wasm");
+    return existsSync(wasm)
+      ? { file: process.execPath, args: [path.join(ROOT, "bench/engine/js_host.mjs"), ...args] }
+      : { missing: `${path.relative(ROOT, wasm)} is not built (run tools/build)` };
   }
   const script = path.join(ROOT, "bench/engine/langgraph.mjs");
   return {
