@@ -30,6 +30,7 @@ const std::vector<Case>& cases() {
       {"keywords_digest", "workflows/examples/keywords_digest.yaml"},
       {"example_call_workflow", "workflows/examples/call_workflow.yaml"},
       {"example_approval", "workflows/examples/approval.yaml"},
+      {"nested", "tests/run/data/nested.yaml"},
   };
   return all;
 }
@@ -50,6 +51,10 @@ Reply script(const Effect& e) {
   if (e.agent == "util.sleep") {
     r.latency_ms = e.args.value("ms", 0);
     r.result = EffectResult::success(e.args.value("value", Json()));
+  } else if (e.agent == "http.fetch" && e.step.find("flaky") != std::string::npos) {
+    r.latency_ms = 20;
+    r.result = e.attempt == 1 ? EffectResult::failure(ErrorCode::kUnavailable, "busy")
+                              : EffectResult::success(Json{{"status", 200}, {"body", e.args["url"]}});
   } else if (e.agent == "http.fetch" && e.step == "page") {
     r.latency_ms = 120;
     r.result = e.attempt == 1
