@@ -625,3 +625,40 @@ TEST_CASE("a fan-out wider than the poll budget does not stall the host", "[run]
   CHECK(run->status() == RunStatus::kSucceeded);
   CHECK(host.max_in_flight == 60);
 }
+
+TEST_CASE("a failure cancels what still runs beneath it, however deep", "[run]") {
+  auto wf = test::load_text(R"(
+name: deep
+steps:
+  - id: outer
+    on_error: continue    # the run goes on: only the failure's own cleanup cancels the sleep
+    loop:
+      max_iterations: 1
+      steps:
+        - id: slow
+          loop:
+            max_iterations: 1
+            steps:
+              - {id: wait, agent: util.sleep, with: {ms: 10000, value: 1}}
+        - {id: bad, agent: http.fetch, with: {url: "http://x.test/"}}
+)", agents());
+  auto run = start(wf);
+  FakeHost host;
+  host.handler = [](const Effect& e) {
+    Reply r;
+    if (e.agent == "util.sleep") {
+      r.latency_ms = 10000;
+      r.result = EffectResult::success(1);
+    } else {
+      r.latency_ms = 10;
+      r.result = EffectResult::failure(ErrorCode::kAuth, "no key");
+    }
+    return r;
+  };
+  REQUIRE(host.drive(*run));
+  CHECK(run->status() == RunStatus::kSucceeded);
+  CHECK(step_of(*run, "outer")["error"]["code"] == "auth");
+  REQUIRE(host.cancelled.size() == 1);  // the sleep two loops down
+  CHECK(host.now < 10000);
+  CHECK(step_of(*run, "outer#0/slow#0/wait")["status"] == "cancelled");
+}

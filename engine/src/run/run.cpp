@@ -802,15 +802,23 @@ void RunState::finish_run_failed(const Error& error, const std::string& step) {
   emit(std::move(f));
 }
 
+void RunState::collect_effects(const StepInst& step, std::vector<std::uint64_t>* ids) const {
+  for (const auto& it : step.items) {
+    if (it.effect && in_flight_.count(it.effect)) ids->push_back(it.effect);
+    if (it.child) collect_effects(*it.child, ids);
+  }
+  for (const auto& iter : step.iterations) collect_effects(*iter, ids);
+}
+
+void RunState::collect_effects(const Scope& scope, std::vector<std::uint64_t>* ids) const {
+  for (const auto& st : scope.steps) collect_effects(st, ids);
+}
+
 void RunState::fail_scope_owner(Scope& sc) {
   StepInst& owner = *sc.owner;
+  // Whatever still runs in the failed scope, however deep, is cancelled.
   std::vector<std::uint64_t> ids;
-  // Collect what is still running in the failed scope, then cancel it.
-  for (auto& st : sc.steps) {
-    for (auto& it : st.items) {
-      if (it.effect && in_flight_.count(it.effect)) ids.push_back(it.effect);
-    }
-  }
+  collect_effects(sc, &ids);
   std::sort(ids.begin(), ids.end());
   cancel_effects(ids);
   Error err = sc.failure;
@@ -831,9 +839,8 @@ void RunState::finalize(const Pending& p) {
       if (terminal(s.status) || s.scope->dead) return;
       if (s.items_failed > 0 && (s.def->on_error == OnError::kFail || s.items_done == static_cast<int>(s.items.size()))) {
         std::vector<std::uint64_t> ids;
-        for (auto& it : s.items) {
-          if (it.effect && in_flight_.count(it.effect)) ids.push_back(it.effect);
-        }
+        collect_effects(s, &ids);
+        std::sort(ids.begin(), ids.end());
         cancel_effects(ids);
         const Item* first = nullptr;
         int first_index = 0;

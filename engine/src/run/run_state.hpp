@@ -196,6 +196,9 @@ class RunState {
   int pool_limit(const std::string& pool) const;
   Event make(EventType type, const StepInst* step = nullptr, int item = -1) const;
   void cancel_effects(const std::vector<std::uint64_t>& ids);
+  // Effects in flight anywhere under a step or scope (items, called workflows, loop iterations).
+  void collect_effects(const StepInst& step, std::vector<std::uint64_t>* ids) const;
+  void collect_effects(const Scope& scope, std::vector<std::uint64_t>* ids) const;
   bool finished() const {
     return status_ == RunStatus::kSucceeded || status_ == RunStatus::kFailed || status_ == RunStatus::kCancelled;
   }
