@@ -112,7 +112,6 @@ struct Workflow {
   std::vector<StepDef> steps;
   std::map<std::string, int, std::less<>> step_index;  ///< step id -> index in `steps`
   std::vector<std::pair<std::string, std::shared_ptr<const Template>>> outputs;
-  std::vector<std::pair<std::string, SourcePos>> output_pos;
   int max_concurrency = 0;                ///< 0: the run's option decides
   std::map<std::string, int> pool_limits;  ///< concurrency per named pool
   std::string source;                      ///< the source text, for hashing and export

@@ -174,6 +174,12 @@ class Loader {
   // Checks that a mapping holds only allowed keys, each once. Returns false if not a mapping.
   bool check_map(const YAML::Node& n, const std::string& where,
                  const std::vector<std::string>& allowed) {
+    return check_keys(n, where, &allowed);
+  }
+
+  // Checks that a mapping holds each key once; with `allowed`, only those keys.
+  bool check_keys(const YAML::Node& n, const std::string& where,
+                  const std::vector<std::string>* allowed) {
     if (!n.IsMap()) {
       add(ErrorCode::kInvalidValue, pos_of(n), where + " must be a mapping of keys to values",
           "write it as key: value lines, indented under its parent");
@@ -185,8 +191,8 @@ class Loader {
       if (!seen.insert(k).second) {
         add(ErrorCode::kInvalidValue, pos_of(kv.first), "duplicate key '" + k + "' in " + where,
             "remove one of them");
-      } else if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
-        unknown_key(kv.first, where, allowed);
+      } else if (allowed && std::find(allowed->begin(), allowed->end(), k) == allowed->end()) {
+        unknown_key(kv.first, where, *allowed);
       }
     }
     return true;
@@ -323,14 +329,7 @@ class Loader {
       add(ErrorCode::kMissingKey, pos_of(root), "the workflow has no 'steps'", "add a 'steps:' list");
     }
     if (auto n = root["outputs"]) {
-      if (check_map(n, "outputs", {})) {
-        // check_map flags every key as unknown with an empty allow-list; undo that here.
-        errors_.erase(std::remove_if(errors_.begin(), errors_.end(),
-                                     [](const Error& e) {
-                                       return e.code == ErrorCode::kUnknownKey &&
-                                              e.message.find("in outputs") != std::string::npos;
-                                     }),
-                      errors_.end());
+      if (check_keys(n, "outputs", nullptr)) {  // any names, each once
         for (const auto& kv : n) {
           std::string k = kv.first.Scalar();
           if (!is_identifier(k)) {
@@ -339,16 +338,12 @@ class Loader {
           }
           std::shared_ptr<const Template> t;
           if (kv.second.IsScalar()) {
-            std::string text = kv.second.Scalar();
-            t = has_template(text) ? parse_template(kv.second, text) : parse_template(kv.second, text);
+            t = parse_template(kv.second, kv.second.Scalar());  // plain text is a template too
           } else {
             add(ErrorCode::kInvalidValue, pos_of(kv.second), "output '" + k + "' must be a string template",
                 "e.g. " + k + ": \"{{ steps.some_step.output }}\"");
           }
-          if (t) {
-            wf.outputs.emplace_back(k, t);
-            wf.output_pos.emplace_back(k, pos_of(kv.second));
-          }
+          if (t) wf.outputs.emplace_back(k, t);
         }
       }
     }
@@ -487,7 +482,6 @@ class Loader {
     if (auto nd = key("needs")) {
       if (nd.IsScalar()) {
         step.needs.push_back(nd.Scalar());
-        need_pos_[&step.needs][0] = pos_of(nd);
       } else if (nd.IsSequence()) {
         for (const auto& x : nd) {
           if (x.IsScalar()) step.needs.push_back(x.Scalar());
@@ -883,10 +877,7 @@ class Loader {
     return false;
   }
 
- public:
-  std::string current_name_;
-
- private:
+  std::string current_name_;  // the workflow being loaded, for call-cycle checks
   std::string file_;
   const AgentRegistry& agents_;
   const WorkflowLibrary* library_;
@@ -894,7 +885,6 @@ class Loader {
   bool fatal_ = false;
   bool outer_is_loop_ = false;
   std::map<const Template*, SourcePos> template_pos_;
-  std::map<const std::vector<std::string>*, std::map<int, SourcePos>> need_pos_;
 };
 
 }  // namespace
