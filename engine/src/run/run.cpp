@@ -251,7 +251,14 @@ void RunState::emit(Event e) {
   pending_events_.push_back(std::move(e));
 }
 
-void RunState::cancel_effects(const std::vector<std::uint64_t>& ids) {
+void RunState::cancel_all_in_flight() {
+  std::vector<std::uint64_t> ids;
+  for (const auto& kv : in_flight_) ids.push_back(kv.first);
+  cancel_effects(std::move(ids));
+}
+
+void RunState::cancel_effects(std::vector<std::uint64_t> ids) {
+  std::sort(ids.begin(), ids.end());  // a deterministic order, whatever the containers' order
   for (std::uint64_t id : ids) {
     Effect c;
     c.kind = Effect::Kind::kCancel;
@@ -792,10 +799,7 @@ bool RunState::start_effect_if_possible() {
 }
 
 void RunState::finish_run_failed(const Error& error, const std::string& step) {
-  std::vector<std::uint64_t> ids;
-  for (const auto& kv : in_flight_) ids.push_back(kv.first);
-  std::sort(ids.begin(), ids.end());
-  cancel_effects(ids);
+  cancel_all_in_flight();
   Event f = make(EventType::kRunFailed);
   f.step = step;  // the step whose failure failed the run ("" for a failing output)
   f.data = {{"error", error_json(error)}};
@@ -819,8 +823,7 @@ void RunState::fail_scope_owner(Scope& sc) {
   // Whatever still runs in the failed scope, however deep, is cancelled.
   std::vector<std::uint64_t> ids;
   collect_effects(sc, &ids);
-  std::sort(ids.begin(), ids.end());
-  cancel_effects(ids);
+  cancel_effects(std::move(ids));
   Error err = sc.failure;
   err.message = "step '" + sc.failed_step + "' failed: " + err.message;
   if (owner.def->loop) {
@@ -840,8 +843,7 @@ void RunState::finalize(const Pending& p) {
       if (s.items_failed > 0 && (s.def->on_error == OnError::kFail || s.items_done == static_cast<int>(s.items.size()))) {
         std::vector<std::uint64_t> ids;
         collect_effects(s, &ids);
-        std::sort(ids.begin(), ids.end());
-        cancel_effects(ids);
+        cancel_effects(std::move(ids));
         const Item* first = nullptr;
         int first_index = 0;
         for (std::size_t i = 0; i < s.items.size(); ++i) {
@@ -1066,10 +1068,7 @@ Status RunState::cancel(std::int64_t now, std::string_view reason) {
   if (finished()) {
     return make_error(ErrorCode::kInvalidState, "the run has already " + std::string(run_status_name(status_)));
   }
-  std::vector<std::uint64_t> ids;
-  for (const auto& kv : in_flight_) ids.push_back(kv.first);
-  std::sort(ids.begin(), ids.end());
-  cancel_effects(ids);
+  cancel_all_in_flight();
   Event c = make(EventType::kRunCancelled);
   c.data = {{"reason", std::string(reason)}};
   emit(std::move(c));

@@ -195,7 +195,8 @@ class RunState {
   std::int64_t retry_delay(const StepInst& step, int item, int attempt) const;
   int pool_limit(const std::string& pool) const;
   Event make(EventType type, const StepInst* step = nullptr, int item = -1) const;
-  void cancel_effects(const std::vector<std::uint64_t>& ids);
+  void cancel_effects(std::vector<std::uint64_t> ids);  // emits kCancel effects, in id order
+  void cancel_all_in_flight();
   // Effects in flight anywhere under a step or scope (items, called workflows, loop iterations).
   void collect_effects(const StepInst& step, std::vector<std::uint64_t>* ids) const;
   void collect_effects(const Scope& scope, std::vector<std::uint64_t>* ids) const;
