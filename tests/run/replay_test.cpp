@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
+#include <limits>
 #include <set>
 
 #include "fakes/fake_host.hpp"
@@ -88,6 +89,24 @@ std::shared_ptr<const Workflow> load_case(const Case& c) {
   return test::load_source_workflow(c.workflow, agents(), &library());
 }
 
+Json inputs_of(const Case& c);
+
+// A case run to its end (or stopped after `stop_after` events) in the scripted world.
+struct Recorded {
+  std::unique_ptr<Run> run;
+  FakeHost host;
+};
+
+Recorded record(const Case& c, std::size_t stop_after = std::numeric_limits<std::size_t>::max()) {
+  Recorded r;
+  auto run = Run::start(load_case(c), inputs_of(c), golden_options(), 0, agents(), &library());
+  REQUIRE(run.ok());
+  r.run = std::move(*run);
+  r.host.handler = script;
+  REQUIRE(r.host.drive(*r.run, stop_after));
+  return r;
+}
+
 Json inputs_of(const Case& c) {
   std::string text = test::read_source_file("tests/golden/" + c.name + ".inputs.json");
   REQUIRE_FALSE(text.empty());
@@ -99,14 +118,9 @@ Json inputs_of(const Case& c) {
 TEST_CASE("each shipped workflow produces its golden event log", "[run][golden]") {
   for (const auto& c : cases()) {
     DYNAMIC_SECTION(c.name) {
-      auto wf = load_case(c);
-      auto run = Run::start(wf, inputs_of(c), golden_options(), 0, agents(), &library());
-      REQUIRE(run.ok());
-      FakeHost host;
-      host.handler = script;
-      REQUIRE(host.drive(**run));
-      CHECK((*run)->status() == RunStatus::kSucceeded);
-      std::string got = host.log_jsonl();
+      Recorded r = record(c);
+      CHECK(r.run->status() == RunStatus::kSucceeded);
+      std::string got = r.host.log_jsonl();
       std::string path = "tests/golden/" + c.name + ".jsonl";
       if (std::getenv("LOOM_UPDATE_GOLDEN")) test::write_source_file(path, got);
       std::string want = test::read_source_file(path);
@@ -120,11 +134,7 @@ TEST_CASE("restoring a golden log gives the same state", "[run][golden]") {
   for (const auto& c : cases()) {
     DYNAMIC_SECTION(c.name) {
       auto wf = load_case(c);
-      auto run = Run::start(wf, inputs_of(c), golden_options(), 0, agents(), &library());
-      REQUIRE(run.ok());
-      FakeHost host;
-      host.handler = script;
-      REQUIRE(host.drive(**run));
+      Recorded r = record(c);
       // From the golden file itself, parsed back from JSON.
       std::vector<Event> events;
       std::string text = test::read_source_file("tests/golden/" + c.name + ".jsonl");
@@ -138,8 +148,8 @@ TEST_CASE("restoring a golden log gives the same state", "[run][golden]") {
       }
       auto restored = Run::restore(wf, events, agents(), &library());
       if (!restored) FAIL(restored.error().format());
-      CHECK((*restored)->snapshot() == (*run)->snapshot());
-      CHECK((*restored)->outputs() == (*run)->outputs());
+      CHECK((*restored)->snapshot() == r.run->snapshot());
+      CHECK((*restored)->outputs() == r.run->outputs());
       CHECK((*restored)->finished());
     }
   }
@@ -150,18 +160,12 @@ TEST_CASE("a run stopped after any event resumes and finishes without redoing fi
   for (const auto& c : cases()) {
     DYNAMIC_SECTION(c.name) {
       auto wf = load_case(c);
-      Json inputs = inputs_of(c);
-      auto whole = Run::start(wf, inputs, golden_options(), 0, agents(), &library());
-      FakeHost reference;
-      reference.handler = script;
-      REQUIRE(reference.drive(**whole));
-      const std::size_t total = reference.log.size();
+      Recorded whole = record(c);
+      const std::size_t total = whole.host.log.size();
       for (std::size_t cut = 1; cut < total; ++cut) {
         INFO("stopped after event " << cut << " of " << total);
-        auto run = Run::start(wf, inputs, golden_options(), 0, agents(), &library());
-        FakeHost first;
-        first.handler = script;
-        REQUIRE(first.drive(**run, cut));
+        Recorded stopped = record(c, cut);
+        const FakeHost& first = stopped.host;
         REQUIRE(first.log.size() == cut);
         std::set<std::string> finished;  // effects whose success was logged before the stop
         for (const auto& e : first.log) {
@@ -177,7 +181,7 @@ TEST_CASE("a run stopped after any event resumes and finishes without redoing fi
         second.log = first.log;
         REQUIRE(second.drive(**restored));
         CHECK((*restored)->status() == RunStatus::kSucceeded);
-        CHECK((*restored)->outputs() == (*whole)->outputs());
+        CHECK((*restored)->outputs() == whole.run->outputs());
         for (const auto& f : finished) {
           INFO(f);
           CHECK(second.calls[f] == 0);
@@ -185,7 +189,7 @@ TEST_CASE("a run stopped after any event resumes and finishes without redoing fi
         // The log stays a valid log: restoring it all again gives the finished run.
         auto again = Run::restore(wf, second.log, agents(), &library());
         REQUIRE(again.ok());
-        CHECK((*again)->outputs() == (*whole)->outputs());
+        CHECK((*again)->outputs() == whole.run->outputs());
       }
     }
   }
@@ -194,11 +198,7 @@ TEST_CASE("a run stopped after any event resumes and finishes without redoing fi
 TEST_CASE("restore refuses logs that do not fit", "[run]") {
   const Case& c = cases()[0];
   auto wf = load_case(c);
-  auto run = Run::start(wf, inputs_of(c), golden_options(), 0, agents(), &library());
-  FakeHost host;
-  host.handler = script;
-  REQUIRE(host.drive(**run));
-  std::vector<Event> log = host.log;
+  std::vector<Event> log = record(c).host.log;
 
   CHECK(Run::restore(wf, {}, agents()).error().code == ErrorCode::kBadEventLog);
   SECTION("not beginning with run_started") {
