@@ -14,21 +14,17 @@ bool valid_agent_name(const std::string& name) {
   });
 }
 
-AgentParam param(std::string name, InputType type, bool required, std::string description) {
-  return AgentParam{std::move(name), type, required, std::move(description)};
-}
-
 void add_effect_agents(AgentRegistry& r) {
   AgentSpec fetch;
   fetch.name = "http.fetch";
   fetch.version = "1";
   fetch.description = "Fetches a URL (the host performs the request). Output: {status, headers, body, url}.";
   fetch.kind = AgentKind::kEffect;
-  fetch.params = {param("url", InputType::kString, true, "http:// or https:// URL"),
-                  param("method", InputType::kString, false, "GET (default), POST, ..."),
-                  param("headers", InputType::kObject, false, "request headers"),
-                  param("body", InputType::kString, false, "request body"),
-                  param("max_bytes", InputType::kNumber, false, "refuse larger responses (default 10 MB)")};
+  fetch.params = {AgentParam{"url", InputType::kString, true, "http:// or https:// URL"},
+                  AgentParam{"method", InputType::kString, false, "GET (default), POST, ..."},
+                  AgentParam{"headers", InputType::kObject, false, "request headers"},
+                  AgentParam{"body", InputType::kString, false, "request body"},
+                  AgentParam{"max_bytes", InputType::kNumber, false, "refuse larger responses (default 10 MB)"}};
   fetch.pool = "http";
   fetch.cacheable = true;
   r.add(fetch);
@@ -38,12 +34,12 @@ void add_effect_agents(AgentRegistry& r) {
   llm.version = "1";
   llm.description = "Asks a language model (the host calls the provider). Output: the text.";
   llm.kind = AgentKind::kEffect;
-  llm.params = {param("model", InputType::kString, false, "a model name from the model pool"),
-                param("prompt", InputType::kString, false, "the user prompt"),
-                param("system", InputType::kString, false, "the system prompt"),
-                param("messages", InputType::kList, false, "chat messages [{role, content}]"),
-                param("temperature", InputType::kNumber, false, "sampling temperature"),
-                param("max_tokens", InputType::kNumber, false, "output token limit")};
+  llm.params = {AgentParam{"model", InputType::kString, false, "a model name from the model pool"},
+                AgentParam{"prompt", InputType::kString, false, "the user prompt"},
+                AgentParam{"system", InputType::kString, false, "the system prompt"},
+                AgentParam{"messages", InputType::kList, false, "chat messages [{role, content}]"},
+                AgentParam{"temperature", InputType::kNumber, false, "sampling temperature"},
+                AgentParam{"max_tokens", InputType::kNumber, false, "output token limit"}};
   llm.open_params = true;
   llm.pool = "llm";
   llm.cacheable = true;
@@ -54,9 +50,9 @@ void add_effect_agents(AgentRegistry& r) {
   human.version = "1";
   human.description = "Asks a person; the run is paused until the answer comes. Output: the answer.";
   human.kind = AgentKind::kEffect;
-  human.params = {param("prompt", InputType::kString, true, "what to ask"),
-                  param("choices", InputType::kList, false, "allowed answers"),
-                  param("show", InputType::kAny, false, "content to show with the question")};
+  human.params = {AgentParam{"prompt", InputType::kString, true, "what to ask"},
+                  AgentParam{"choices", InputType::kList, false, "allowed answers"},
+                  AgentParam{"show", InputType::kAny, false, "content to show with the question"}};
   human.pool = "human";
   human.pauses = true;
   r.add(human);
@@ -66,8 +62,8 @@ void add_effect_agents(AgentRegistry& r) {
   sleep.version = "1";
   sleep.description = "Waits `ms` milliseconds in the host, then outputs `value` (tests, pacing).";
   sleep.kind = AgentKind::kEffect;
-  sleep.params = {param("ms", InputType::kNumber, true, "milliseconds to wait"),
-                  param("value", InputType::kAny, false, "the output")};
+  sleep.params = {AgentParam{"ms", InputType::kNumber, true, "milliseconds to wait"},
+                  AgentParam{"value", InputType::kAny, false, "the output"}};
   r.add(sleep);
 
   AgentSpec wf;
@@ -75,8 +71,8 @@ void add_effect_agents(AgentRegistry& r) {
   wf.version = "1";
   wf.description = "Runs another workflow of the library as this step. Output: its outputs.";
   wf.kind = AgentKind::kWorkflow;
-  wf.params = {param("workflow", InputType::kString, true, "the called workflow's name"),
-               param("inputs", InputType::kObject, false, "its inputs")};
+  wf.params = {AgentParam{"workflow", InputType::kString, true, "the called workflow's name"},
+               AgentParam{"inputs", InputType::kObject, false, "its inputs"}};
   r.add(wf);
 }
 }  // namespace

@@ -9,10 +9,6 @@
 namespace loom::text {
 namespace {
 
-AgentParam param(std::string name, InputType type, bool required, std::string description) {
-  return AgentParam{std::move(name), type, required, std::move(description)};
-}
-
 // A whole-number argument within [lo, hi], or its default when absent.
 Result<std::size_t> count_arg(const Json& args, const char* name, std::size_t fallback,
                               std::size_t lo, std::size_t hi) {
@@ -76,7 +72,7 @@ void register_text_agents(AgentRegistry& r) {
   t.version = "1";
   t.description = "Renders its `template` (the engine fills in every {{ }}). Output: the text.";
   // A template that is one expression keeps its type, so text.template also computes values.
-  t.params = {param("template", InputType::kAny, true, "text with {{ }} templates, or one expression")};
+  t.params = {AgentParam{"template", InputType::kAny, true, "text with {{ }} templates, or one expression"}};
   t.run = run_template;
   r.add(t);
 
@@ -84,9 +80,9 @@ void register_text_agents(AgentRegistry& r) {
   c.name = "text.chunk";
   c.version = "1";
   c.description = "Splits text into paragraph-aware chunks with overlap. Output: {chunks, count}.";
-  c.params = {param("text", InputType::kString, true, "the text"),
-              param("max_chars", InputType::kNumber, false, "largest chunk in bytes (default 2000)"),
-              param("overlap", InputType::kNumber, false, "bytes repeated from the previous chunk (default 200)")};
+  c.params = {AgentParam{"text", InputType::kString, true, "the text"},
+              AgentParam{"max_chars", InputType::kNumber, false, "largest chunk in bytes (default 2000)"},
+              AgentParam{"overlap", InputType::kNumber, false, "bytes repeated from the previous chunk (default 200)"}};
   c.run = run_chunk;
   r.add(c);
 
@@ -94,8 +90,8 @@ void register_text_agents(AgentRegistry& r) {
   s.name = "text.summarize";
   s.version = "1";
   s.description = "Extractive summary (TextRank over sentences), offline. Output: the summary text.";
-  s.params = {param("text", InputType::kString, true, "the text"),
-              param("sentences", InputType::kNumber, false, "how many sentences to keep (default 5)")};
+  s.params = {AgentParam{"text", InputType::kString, true, "the text"},
+              AgentParam{"sentences", InputType::kNumber, false, "how many sentences to keep (default 5)"}};
   s.run = run_summarize;
   r.add(s);
 
@@ -103,8 +99,8 @@ void register_text_agents(AgentRegistry& r) {
   k.name = "text.keywords";
   k.version = "1";
   k.description = "Key phrases (RAKE). Output: {keywords: [..], scored: [{term, score}]}.";
-  k.params = {param("text", InputType::kString, true, "the text"),
-              param("count", InputType::kNumber, false, "how many phrases (default 10)")};
+  k.params = {AgentParam{"text", InputType::kString, true, "the text"},
+              AgentParam{"count", InputType::kNumber, false, "how many phrases (default 10)"}};
   k.run = run_keywords;
   r.add(k);
 }
