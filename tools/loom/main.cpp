@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <random>
 #include <sstream>
 
@@ -131,8 +132,12 @@ int cmd_validate(const std::vector<std::string>& files, bool json) {
   AgentRegistry agents = AgentRegistry::with_builtins();
   int failed = 0;
   Json report = Json::array();
+  std::map<std::string, WorkflowLibrary> libraries;  // one per folder: `loom validate dir/*.yaml` loads it once
   for (const auto& file : files) {
-    WorkflowLibrary library = load_library_near(file, agents);
+    std::string folder = std::filesystem::path(file).parent_path().string();
+    auto lib = libraries.find(folder);
+    if (lib == libraries.end()) lib = libraries.emplace(folder, load_library_near(file, agents)).first;
+    const WorkflowLibrary& library = lib->second;
     LoadResult r = load_file(file, agents, library);
     std::string source = read_file(file).value_or("");
     Json entry = {{"file", file}, {"ok", r.errors.empty()}, {"errors", Json::array()}};
