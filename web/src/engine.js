@@ -186,8 +186,8 @@ const OPTION_KEYS = {
   maxWorkPerPoll: 'max_work_per_poll',
 };
 
-// The engine reads options with fixed types and throws (a wasm exception, see the report) on
-// any other, so values are coerced here: run_id a string, counts integers, use_cache a boolean.
+// The engine refuses options of the wrong type (bad_argument); JavaScript callers get the
+// conversions they would expect instead: run_id a string, counts integers, use_cache a boolean.
 const OPTION_TYPES = {
   run_id: (v) => String(v),
   seed: (v) => Math.max(0, Math.trunc(Number(v))),
@@ -210,8 +210,8 @@ function optionsJson(options) {
   return stringify(out, 'options');
 }
 
-// An effect result as effect_result_from_json expects it: error.code must be a snake_case name
-// (a number there would make the engine throw, see the report), message a string.
+// An effect result as effect_result_from_json expects it: error.code a snake_case name (a
+// numeric ErrorCode is translated here; the engine would read a number as host_error), message a string.
 function normalizeResult(r) {
   if (!r || typeof r !== 'object') {
     throw new EngineError(ErrorCode.BAD_ARGUMENT, 'an effect result must be an object {id, ok, ...}');
