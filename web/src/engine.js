@@ -45,6 +45,8 @@ export const ErrorCode = Object.freeze({
   BAD_REQUEST: 28,
   BUDGET_EXCEEDED: 29,
   NOT_IMPLEMENTED: 30,
+  CONTENT_FILTERED: 31,
+  BAD_RESPONSE: 32,
 });
 
 const NAME_OF_CODE = new Map(Object.entries(ErrorCode).map(([k, v]) => [v, k.toLowerCase()]));

@@ -45,7 +45,12 @@ enum class ErrorCode : int {
   kBadRequest = 28,          // the provider rejected the request; not retryable
   kBudgetExceeded = 29,      // a run budget would be passed
   kNotImplemented = 30,      // the host does not perform this kind of effect (yet)
+  kContentFiltered = 31,     // the provider refused or withheld the answer (safety filter); not retryable
+  kBadResponse = 32,         // the provider's answer could not be understood (bad JSON, a cut stream); retryable
 };
+
+/// The highest ErrorCode value (for tables that list every code).
+inline constexpr int kLastErrorCode = 32;
 
 /// The stable snake_case name of a code, e.g. "unknown_agent". Never fails.
 std::string_view error_code_name(ErrorCode code);

@@ -10,7 +10,7 @@ struct CodeName {
   std::string_view name;
 };
 
-constexpr std::array<CodeName, 31> kNames{{
+constexpr std::array<CodeName, 33> kNames{{
     {ErrorCode::kOk, "ok"},
     {ErrorCode::kYamlSyntax, "yaml_syntax"},
     {ErrorCode::kUnknownKey, "unknown_key"},
@@ -42,6 +42,8 @@ constexpr std::array<CodeName, 31> kNames{{
     {ErrorCode::kBadRequest, "bad_request"},
     {ErrorCode::kBudgetExceeded, "budget_exceeded"},
     {ErrorCode::kNotImplemented, "not_implemented"},
+    {ErrorCode::kContentFiltered, "content_filtered"},
+    {ErrorCode::kBadResponse, "bad_response"},
 }};
 
 }  // namespace
@@ -66,6 +68,7 @@ bool is_retryable(ErrorCode code) {
     case ErrorCode::kHostError:
     case ErrorCode::kRateLimited:
     case ErrorCode::kUnavailable:
+    case ErrorCode::kBadResponse:
       return true;
     default:
       return false;

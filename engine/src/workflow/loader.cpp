@@ -16,9 +16,14 @@
 #include "loom/template.hpp"
 #include "loom/workflow.hpp"
 #include "workflow/hash.hpp"
+#include "workflow/yaml_reader.hpp"
 
 namespace loom {
 namespace {
+
+using detail::pos_of;
+using detail::scalar_to_json;
+using detail::to_json;
 
 const std::vector<std::string> kTopKeys = {"name", "description", "inputs", "steps", "outputs",
                                            "concurrency"};
@@ -52,46 +57,6 @@ bool is_workflow_name(const std::string& s) {
   return true;
 }
 
-SourcePos pos_of(const YAML::Node& n) {
-  const YAML::Mark m = n.Mark();
-  if (m.line < 0) return {};
-  return {m.line + 1, m.column + 1};
-}
-
-// Plain YAML scalars get JSON types (true, 3, 2.5, null); quoted ones stay strings.
-Json scalar_to_json(const YAML::Node& n) {
-  const std::string& s = n.Scalar();
-  if (n.Tag() == "!") return Json(s);  // quoted
-  if (s == "true" || s == "True" || s == "TRUE") return Json(true);
-  if (s == "false" || s == "False" || s == "FALSE") return Json(false);
-  if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return Json(nullptr);
-  if (!s.empty() && (std::isdigit(static_cast<unsigned char>(s[0])) || s[0] == '-' || s[0] == '+' || s[0] == '.')) {
-    char* end = nullptr;
-    long long i = std::strtoll(s.c_str(), &end, 10);
-    if (end && *end == '\0') return Json(static_cast<std::int64_t>(i));
-    double d = std::strtod(s.c_str(), &end);
-    if (end && *end == '\0' && std::isfinite(d)) return Json(d);
-  }
-  return Json(s);
-}
-
-Json to_json(const YAML::Node& n) {
-  switch (n.Type()) {
-    case YAML::NodeType::Scalar: return scalar_to_json(n);
-    case YAML::NodeType::Sequence: {
-      Json out = Json::array();
-      for (const auto& x : n) out.push_back(to_json(x));
-      return out;
-    }
-    case YAML::NodeType::Map: {
-      Json out = Json::object();
-      for (const auto& kv : n) out[kv.first.as<std::string>()] = to_json(kv.second);
-      return out;
-    }
-    default: return Json(nullptr);
-  }
-}
-
 std::string json_pointer_escape(const std::string& key) {
   std::string out;
   for (char c : key) {
@@ -113,10 +78,10 @@ struct RefContext {
   bool allow_loop = false;
 };
 
-class Loader {
+class Loader : public detail::YamlReader {
  public:
   Loader(std::string_view file, const AgentRegistry& agents, const WorkflowLibrary* library)
-      : file_(file), agents_(agents), library_(library) {}
+      : YamlReader(file), agents_(agents), library_(library) {}
 
   LoadResult load(std::string_view text) {
     LoadResult result;
@@ -124,19 +89,12 @@ class Loader {
     wf->file = file_;
     wf->source = std::string(text);
     YAML::Node root;
-    try {
-      root = YAML::Load(wf->source);
-      // The workflow's own name, for call-cycle checks before the full parse.
-      if (root.IsMap() && root["name"] && root["name"].IsScalar()) current_name_ = root["name"].Scalar();
-    } catch (const YAML::Exception& e) {
-      Error err = make_error(ErrorCode::kYamlSyntax, "invalid YAML: " + e.msg,
-                             "check indentation, colons and quotes around this point");
-      err.line = e.mark.line >= 0 ? e.mark.line + 1 : 0;
-      err.column = e.mark.column >= 0 ? e.mark.column + 1 : 0;
-      err.file = file_;
-      result.errors.push_back(err);
+    if (!parse(wf->source, &root)) {
+      result.errors = std::move(errors_);
       return result;
     }
+    // The workflow's own name, for call-cycle checks before the full parse.
+    if (root.IsMap() && root["name"] && root["name"].IsScalar()) current_name_ = root["name"].Scalar();
     try {
       parse_workflow(root, *wf);
       if (errors_.empty() || !fatal_) validate(*wf);
@@ -153,98 +111,6 @@ class Loader {
   }
 
  private:
-  void add(ErrorCode code, SourcePos pos, std::string message, std::string hint = {}) {
-    Error e = make_error(code, std::move(message), std::move(hint));
-    e.file = file_;
-    e.line = pos.line;
-    e.column = pos.column;
-    errors_.push_back(std::move(e));
-  }
-
-  void unknown_key(const YAML::Node& key, const std::string& where,
-                   const std::vector<std::string>& allowed) {
-    std::string k = key.Scalar();
-    std::string near = nearest(k, allowed);
-    std::string list;
-    for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-    add(ErrorCode::kUnknownKey, pos_of(key), "unknown key '" + k + "' in " + where,
-        near.empty() ? "allowed keys: " + list : "did you mean '" + near + "'?");
-  }
-
-  // Checks that a mapping holds only allowed keys, each once. Returns false if not a mapping.
-  bool check_map(const YAML::Node& n, const std::string& where,
-                 const std::vector<std::string>& allowed) {
-    return check_keys(n, where, &allowed);
-  }
-
-  // Checks that a mapping holds each key once; with `allowed`, only those keys.
-  bool check_keys(const YAML::Node& n, const std::string& where,
-                  const std::vector<std::string>* allowed) {
-    if (!n.IsMap()) {
-      add(ErrorCode::kInvalidValue, pos_of(n), where + " must be a mapping of keys to values",
-          "write it as key: value lines, indented under its parent");
-      return false;
-    }
-    std::set<std::string> seen;
-    for (const auto& kv : n) {
-      std::string k = kv.first.Scalar();
-      if (!seen.insert(k).second) {
-        add(ErrorCode::kInvalidValue, pos_of(kv.first), "duplicate key '" + k + "' in " + where,
-            "remove one of them");
-      } else if (allowed && std::find(allowed->begin(), allowed->end(), k) == allowed->end()) {
-        unknown_key(kv.first, where, *allowed);
-      }
-    }
-    return true;
-  }
-
-  bool get_string(const YAML::Node& n, const std::string& what, std::string* out) {
-    if (!n.IsScalar()) {
-      add(ErrorCode::kInvalidValue, pos_of(n), what + " must be a string",
-          "write plain text, quoted if it holds a colon");
-      return false;
-    }
-    *out = n.Scalar();
-    return true;
-  }
-
-  bool get_int(const YAML::Node& n, const std::string& what, int lo, int* out) {
-    Json v = n.IsScalar() ? scalar_to_json(n) : Json();
-    if (!v.is_number_integer() || v.get<std::int64_t>() < lo || v.get<std::int64_t>() > 1000000000) {
-      add(ErrorCode::kInvalidValue, pos_of(n), what + " must be a whole number >= " + std::to_string(lo),
-          "for example " + std::to_string(std::max(lo, 3)));
-      return false;
-    }
-    *out = static_cast<int>(v.get<std::int64_t>());
-    return true;
-  }
-
-  bool get_bool(const YAML::Node& n, const std::string& what, bool* out) {
-    Json v = n.IsScalar() ? scalar_to_json(n) : Json();
-    if (!v.is_boolean()) {
-      add(ErrorCode::kInvalidValue, pos_of(n), what + " must be true or false",
-          "write true or false, without quotes");
-      return false;
-    }
-    *out = v.get<bool>();
-    return true;
-  }
-
-  bool get_duration(const YAML::Node& n, const std::string& what, std::int64_t* out) {
-    if (!n.IsScalar()) {
-      add(ErrorCode::kInvalidValue, pos_of(n), what + " must be a duration like 2s or 500ms",
-          "write a number with a unit: 250ms, 2s, 1.5m, 1h");
-      return false;
-    }
-    auto d = parse_duration(n.Scalar());
-    if (!d) {
-      add(ErrorCode::kInvalidValue, pos_of(n), what + ": " + d.error().message, d.error().hint);
-      return false;
-    }
-    *out = *d;
-    return true;
-  }
-
   // Parses a template string found at node n; errors point inside the string.
   std::shared_ptr<const Template> parse_template(const YAML::Node& n, const std::string& text) {
     auto t = Template::parse(text);
@@ -878,10 +744,8 @@ class Loader {
   }
 
   std::string current_name_;  // the workflow being loaded, for call-cycle checks
-  std::string file_;
   const AgentRegistry& agents_;
   const WorkflowLibrary* library_;
-  std::vector<Error> errors_;
   bool fatal_ = false;
   bool outer_is_loop_ = false;
   std::map<const Template*, SourcePos> template_pos_;
