@@ -1354,11 +1354,12 @@ TEST_CASE("load_model_pool: each error with its code and line", "[llm]") {
     CHECK(e.line == 3);
   }
   SECTION("a model without its model id") {
-    // Reported where the model's mapping starts, as the workflow loader reports missing keys.
+    // Reported at the model's name, the line llm.hpp's ModelSpec::line calls "where it is defined
+    // in the models file" (the valid-file test checks that line for `draft:`).
     const std::string yaml = "models:\n  draft:\n    provider: openai\n    temperature: 0.5\n";
     const loom::Error e = one_error(load(yaml));
     CHECK(code_name(e.code) == code_name(ErrorCode::kMissingKey));
-    CHECK(e.line == 3);
+    CHECK(e.line == 2);
   }
   SECTION("a fallback naming no model") {
     const std::string yaml =
