@@ -55,6 +55,7 @@ bool FakeHost::drive(Run& run, std::size_t stop_after) {
           pending_.push_back({now, order_++, e.id, false, {}, EffectResult::success(out)});
           break;
         }
+        case Effect::Kind::kHttp:
         case Effect::Kind::kAgent: {
           ++calls[e.step + (e.item >= 0 ? "[" + std::to_string(e.item) + "]" : "")];
           performed.push_back(e);
@@ -103,7 +104,20 @@ std::string FakeHost::log_jsonl() const {
 }
 
 const AgentRegistry& agents() {
-  static const AgentRegistry registry = AgentRegistry::with_builtins();
+  static const AgentRegistry registry = [] {
+    AgentRegistry r = AgentRegistry::with_builtins();
+    // A host-performed agent with no meaning of its own: tests script what it answers.
+    AgentSpec spec;
+    spec.name = "test.effect";
+    spec.version = "1";
+    spec.description = "An effect for engine tests; the fake host's handler answers it.";
+    spec.kind = AgentKind::kEffect;
+    spec.open_params = true;
+    spec.pool = "llm";
+    spec.cacheable = true;
+    r.add(spec);
+    return r;
+  }();
   return registry;
 }
 

@@ -58,7 +58,8 @@ class FakeHost {
   void take(Run& run, std::size_t stop_after, bool* crashed);
 };
 
-/// The registry with every built-in agent, shared by the tests.
+/// The registry with every built-in agent and `test.effect` (an effect agent with open
+/// parameters that only the fake host's handler answers), shared by the tests.
 const AgentRegistry& agents();
 
 /// Reads a file of the source tree (tests read workflows/ and tests/golden/).

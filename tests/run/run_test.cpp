@@ -488,7 +488,7 @@ outputs: {v: "{{ steps.fragile.output.body }}"}
 }
 
 TEST_CASE("streamed output becomes delta events and shows in the snapshot", "[run]") {
-  auto wf = test::load_text("name: s\nsteps:\n  - {id: gen, agent: llm.generate, with: {prompt: hi}}\n", agents());
+  auto wf = test::load_text("name: s\nsteps:\n  - {id: gen, agent: test.effect, with: {prompt: hi}}\n", agents());
   auto run = start(wf);
   auto effects = run->poll(0);
   REQUIRE(effects.size() == 1);
@@ -557,7 +557,7 @@ TEST_CASE("run-time errors fail the step with their code", "[run]") {
     CHECK(run->failure().code == ErrorCode::kBadArgument);
   }
   SECTION("an effect the host cannot perform") {
-    auto wf = test::load_text("name: t\nsteps:\n  - {id: a, agent: llm.generate, with: {prompt: x}}\n", agents());
+    auto wf = test::load_text("name: t\nsteps:\n  - {id: a, agent: test.effect, with: {prompt: x}}\n", agents());
     auto run = start(wf);
     FakeHost host;
     REQUIRE(host.drive(*run));

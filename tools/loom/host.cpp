@@ -22,6 +22,8 @@ namespace {
 struct Completion {
   std::uint64_t effect;
   EffectResult result;
+  bool is_chunk = false;  // a piece of a streamed body, fed before the effect resolves
+  std::string chunk;
 };
 
 class Worker {
@@ -123,7 +125,13 @@ class Host {
 
   void complete(std::uint64_t id, EffectResult r) {
     std::lock_guard<std::mutex> lock(mu_);
-    done_.push_back({id, std::move(r)});
+    done_.push_back({id, std::move(r), false, {}});
+    cv_.notify_one();
+  }
+
+  void stream_chunk(std::uint64_t id, std::string_view bytes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    done_.push_back({id, EffectResult{}, true, std::string(bytes)});
     cv_.notify_one();
   }
 
@@ -144,6 +152,19 @@ class Host {
           }
         }
         complete(e.id, EffectResult::success(out));
+        return;
+      }
+      case Effect::Kind::kHttp: {
+        auto worker = std::make_unique<Worker>();
+        Worker* w = worker.get();
+        std::int64_t timeout = e.deadline_ms > 0 ? std::max<std::int64_t>(1, e.deadline_ms - now()) : 0;
+        std::uint64_t id = e.id;
+        Json args = std::move(e.args);
+        w->thread = std::thread([this, w, id, args, timeout] {
+          auto on_chunk = [this, id](std::string_view bytes) { stream_chunk(id, bytes); };
+          complete(id, http_request(args, timeout, w->cancel, config_.secrets, on_chunk));
+        });
+        workers_[id] = std::move(worker);
         return;
       }
       case Effect::Kind::kAgent:
@@ -195,6 +216,11 @@ class Host {
       ready.swap(done_);
     }
     for (auto& c : ready) {
+      if (c.is_chunk) {
+        auto w = workers_.find(c.effect);
+        if (w != workers_.end() && !w->second->cancel.load()) run_.feed(c.effect, c.chunk, now());
+        continue;
+      }
       auto w = workers_.find(c.effect);
       if (w != workers_.end()) {
         if (w->second->thread.joinable()) w->second->thread.join();

@@ -7,6 +7,7 @@
 #include <functional>
 #include <string>
 
+#include "http.hpp"
 #include "loom/run.hpp"
 
 namespace loom::cli {
@@ -17,6 +18,7 @@ struct HostConfig {
   std::function<bool(const Event&)> on_event;  ///< persists and displays; false = stop (write failed)
   std::function<void(std::int64_t now)> on_tick;  ///< redraws progress a few times a second
   const std::atomic<bool>* interrupted = nullptr;  ///< set by SIGINT
+  SecretLookup secrets;  ///< credentials for model calls (natively: the environment)
 };
 
 enum class HostExit { kFinished, kInterrupted, kStuck, kWriteFailed };

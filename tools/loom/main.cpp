@@ -18,6 +18,7 @@
 #include "host.hpp"
 #include "http.hpp"
 #include "loom/loom.hpp"
+#include "models.hpp"
 #include "progress.hpp"
 
 namespace {
@@ -197,7 +198,20 @@ struct RunArgs {
   bool json = false;
   int max_concurrency = 8;
   std::uint64_t seed = 0;
+  std::string models;
+  double budget_usd = 0;
+  std::int64_t budget_tokens = 0;
 };
+
+// A workflow calls models when a step (or a loop body's step) uses an agent that does.
+bool calls_models(const std::vector<StepDef>& steps, const AgentRegistry& agents) {
+  for (const auto& s : steps) {
+    const AgentSpec* a = s.agent.empty() ? nullptr : agents.find(s.agent);
+    if (a && a->calls_model) return true;
+    if (s.loop && calls_models(s.loop->steps, agents)) return true;
+  }
+  return false;
+}
 
 int cmd_run(const RunArgs& a) {
   AgentRegistry agents = AgentRegistry::with_builtins();
@@ -212,6 +226,17 @@ int cmd_run(const RunArgs& a) {
   RunOptions options;
   options.max_concurrency = a.max_concurrency;
   options.use_cache = !a.cache_dir.empty();
+  options.budget.max_cost_usd = a.budget_usd;
+  options.budget.max_tokens = a.budget_tokens;
+  std::string models_path = find_models_file(a.models);
+  if (!models_path.empty()) {
+    options.models = load_models_file(models_path);
+    if (!options.models) return 1;
+  } else if (calls_models(wf->steps, agents)) {
+    return usage_error(wf->name + " calls models, and no models file was found",
+                       "pass --models workflows/models.yaml (edit it first), set LOOM_MODELS, or copy it to "
+                       "~/.config/loom/models.yaml");
+  }
   std::unique_ptr<Run> run;
   std::string log_path = !a.resume.empty() ? a.resume : a.events;
   std::int64_t clock_base = 0;
@@ -256,6 +281,7 @@ int cmd_run(const RunArgs& a) {
   config.cache_dir = a.cache_dir;
   config.clock_base_ms = clock_base;
   config.interrupted = &g_interrupted;
+  config.secrets = secret_from_env;
   config.on_event = [&](const Event& e) {
     if (log.is_open()) {
       log << event_to_json(e).dump(-1, ' ', false, Json::error_handler_t::replace) << '\n';
@@ -288,6 +314,11 @@ int cmd_run(const RunArgs& a) {
   }
   if (!a.json) progress.summary(*run);
   Json result = {{"workflow", wf->name}, {"status", run_status_name(run->status())}, {"outputs", run->outputs()}};
+  Json snapshot = run->snapshot();
+  if (snapshot.contains("usage")) {
+    result["usage"] = snapshot["usage"];
+    result["cost_usd"] = snapshot["cost_usd"];
+  }
   if (run->failure().code != ErrorCode::kOk) {
     result["error"] = {{"code", error_code_name(run->failure().code)}, {"message", run->failure().message}};
   }
@@ -330,6 +361,11 @@ int main(int argc, char** argv) {
   run->add_option("--max-concurrency", run_args.max_concurrency, "host effects in flight at once (0: no limit)");
   run->add_option("--seed", run_args.seed, "seed for retry jitter (default: random)");
   run->add_flag("--json", run_args.json, "print the result as JSON on stdout");
+  run->add_option("--models", run_args.models, "the models file (default: $LOOM_MODELS, ~/.config/loom/models.yaml)");
+  run->add_option("--budget-usd", run_args.budget_usd, "refuse model calls that could take the run past this cost")
+      ->check(CLI::PositiveNumber);
+  run->add_option("--budget-tokens", run_args.budget_tokens, "refuse model calls that could take the run past this many tokens")
+      ->check(CLI::PositiveNumber);
   run->get_option("--resume")->excludes(run->get_option("--events"));
 
   std::string graph_file, graph_format = "ascii";
@@ -340,10 +376,15 @@ int main(int argc, char** argv) {
 
   auto* agents = app.add_subcommand("agents", "List the agents a step may use");
 
+  std::string models_file;
+  auto* models = app.add_subcommand("models", "List the models of the models file, and whether their keys are set");
+  models->add_option("--models", models_file, "the models file (default: $LOOM_MODELS, ~/.config/loom/models.yaml)");
+
   CLI11_PARSE(app, argc, argv);
   if (*validate) return cmd_validate(validate_files, validate_json);
   if (*run) return cmd_run(run_args);
   if (*graph) return cmd_graph(graph_file, graph_format);
   if (*agents) return cmd_agents();
+  if (*models) return cmd_models(models_file);
   return 2;
 }

@@ -10,6 +10,14 @@ std::string seconds(std::int64_t ms) {
   return buf;
 }
 bool top_level(const std::string& path) { return path.find('/') == std::string::npos; }
+std::string money(double usd) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, usd > 0 && usd < 0.01 ? "$%.4f" : "$%.2f", usd);
+  return buf;
+}
+std::string tokens(std::int64_t in, std::int64_t out) {
+  return std::to_string(in) + " in / " + std::to_string(out) + " out";
+}
 }  // namespace
 
 Progress::Progress(std::FILE* out, bool tty, std::size_t top_level_steps)
@@ -50,6 +58,20 @@ void Progress::on_event(const Event& e) {
   if (!steps_.count(e.step)) order_.push_back(e.step);
   StepView& s = steps_[e.step];
   std::string shown;
+  if (e.data.is_object() && e.data.contains("usage") && e.data["usage"].is_object()) {
+    const Json& u = e.data["usage"];
+    std::int64_t in = u.value("input_tokens", static_cast<std::int64_t>(0));
+    std::int64_t out = u.value("output_tokens", static_cast<std::int64_t>(0));
+    double cost = e.data.value("cost_usd", 0.0);
+    s.tokens_in += in;
+    s.tokens_out += out;
+    s.cost += cost;
+    s.spent = true;
+    tokens_in_ += in;
+    tokens_out_ += out;
+    cost_ += cost;
+    spent_ = true;
+  }
   switch (e.type) {
     case EventType::kStepScheduled:
       s.status = "scheduled";
@@ -59,6 +81,14 @@ void Progress::on_event(const Event& e) {
       s.status = "running";
       s.attempts = std::max(s.attempts, e.attempt);
       if (s.started < 0) s.started = e.time_ms;
+      s.streamed = 0;
+      if (e.data.is_object() && e.data.contains("model")) {
+        s.model = e.data.value("model", "");
+        shown = "calling " + s.model + " (" + e.data.value("model_id", "") + ")";
+      }
+      break;
+    case EventType::kStepOutputDelta:
+      if (e.data.is_object() && e.data.contains("delta")) s.streamed += e.data["delta"].get_ref<const std::string&>().size();
       break;
     case EventType::kLoopIteration:
       s.status = "running";
@@ -74,6 +104,11 @@ void Progress::on_event(const Event& e) {
       s.finished = e.time_ms;
       s.cached = e.data.is_object() && e.data.value("cached", false);
       shown = s.cached ? "succeeded (from the step cache)" : "succeeded";
+      if (s.spent && !s.cached) shown += " · " + tokens(s.tokens_in, s.tokens_out) + " tokens · " + money(s.cost);
+      if (e.data.is_object() && e.data.contains("output") && e.data["output"].is_object() &&
+          e.data["output"].value("truncated", false)) {
+        shown += " · cut short by max_tokens";
+      }
       break;
     case EventType::kStepFailed:
       if (e.item >= 0) {
@@ -87,8 +122,9 @@ void Progress::on_event(const Event& e) {
       shown = "failed: " + s.error;
       break;
     case EventType::kStepRetrying:
-      shown = "attempt " + std::to_string(e.attempt) + " failed (" + e.data["error"].value("message", "") +
-              "); retrying in " + seconds(e.data.value("delay_ms", 0));
+      shown = "attempt " + std::to_string(e.attempt) + " failed (" + e.data["error"].value("message", "") + "); " +
+              (e.data.contains("fallback") ? "falling back to " + e.data.value("fallback", "")
+                                           : "retrying in " + seconds(e.data.value("delay_ms", 0)));
       break;
     case EventType::kStepSkipped:
       s.status = "skipped";
@@ -114,6 +150,7 @@ void Progress::tick(std::int64_t now) {
       running += (running.empty() ? "" : ", ") + path;
       if (s.items >= 0) running += " [" + std::to_string(s.items_done) + "/" + std::to_string(s.items) + "]";
       if (s.attempts > 1) running += " (attempt " + std::to_string(s.attempts) + ")";
+      if (s.streamed > 0) running += " (" + std::to_string(s.streamed) + " chars)";
     }
   }
   std::string text = "\r\033[K  " + std::to_string(done) + "/" + std::to_string(total_) + " steps done";
@@ -129,17 +166,27 @@ void Progress::summary(const Run& run) {
   line_shown_ = false;
   std::size_t width = 4;
   for (const auto& p : order_) width = std::max(width, p.size());
-  std::fprintf(out_, "\n  %-*s  %-9s  %8s  %s\n", static_cast<int>(width), "step", "status", "time", "attempts");
+  std::fprintf(out_, "\n  %-*s  %-9s  %8s  %-8s%s\n", static_cast<int>(width), "step", "status", "time", "attempts",
+               spent_ ? "  model         tokens                cost" : "");
   for (const auto& path : order_) {
     const StepView& s = steps_[path];
     std::string time = s.started >= 0 && s.finished >= 0 ? seconds(s.finished - s.started) : "-";
     std::string attempts = s.cached ? "cached" : std::to_string(s.attempts);
     if (s.items >= 0) attempts += "  (" + std::to_string(s.items) + " items)";
-    std::fprintf(out_, "  %-*s  %-9s  %8s  %s\n", static_cast<int>(width), path.c_str(), s.status.c_str(), time.c_str(),
-                 attempts.c_str());
+    std::string spend;
+    if (spent_ && (s.spent || !s.model.empty())) {
+      char buf[128];
+      std::snprintf(buf, sizeof buf, "  %-12s  %-20s  %s", s.model.c_str(), tokens(s.tokens_in, s.tokens_out).c_str(),
+                    money(s.cost).c_str());
+      spend = buf;
+    }
+    std::fprintf(out_, "  %-*s  %-9s  %8s  %-8s%s\n", static_cast<int>(width), path.c_str(), s.status.c_str(), time.c_str(),
+                 attempts.c_str(), spend.c_str());
   }
-  std::fprintf(out_, "\n  run %s in %s\n", std::string(run_status_name(run.status())).c_str(),
+  std::fprintf(out_, "\n  run %s in %s", std::string(run_status_name(run.status())).c_str(),
                seconds(start_ >= 0 ? now_ - start_ : 0).c_str());
+  if (spent_) std::fprintf(out_, " · %s tokens · %s", tokens(tokens_in_, tokens_out_).c_str(), money(cost_).c_str());
+  std::fprintf(out_, "\n");
   std::fflush(out_);
 }
 

@@ -30,6 +30,12 @@ class Progress {
     std::int64_t finished = -1;
     bool cached = false;
     std::string error;
+    std::string model;              // the model of its latest call
+    std::int64_t tokens_in = 0;     // tokens its model calls used
+    std::int64_t tokens_out = 0;
+    double cost = 0;
+    bool spent = false;
+    std::size_t streamed = 0;       // characters of streamed text in the current attempt
   };
   void line(const std::string& text);
   std::FILE* out_;
@@ -39,6 +45,10 @@ class Progress {
   std::int64_t now_ = 0;
   bool line_shown_ = false;
   bool paused_ = false;  // a question is on the terminal: do not draw over it
+  std::int64_t tokens_in_ = 0;  // the run's model calls
+  std::int64_t tokens_out_ = 0;
+  double cost_ = 0;
+  bool spent_ = false;
   std::vector<std::string> order_;
   std::map<std::string, StepView> steps_;
 };

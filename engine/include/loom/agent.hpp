@@ -47,6 +47,7 @@ struct AgentSpec {
   std::string pool = "default";  ///< concurrency pool of its effects unless the step names one
   bool cacheable = false;        ///< may the step cache serve it (effects that cost time/money)
   bool pauses = false;           ///< waits for a person: the run is reported paused meanwhile
+  bool calls_model = false;      ///< llm.generate: the engine encodes an http effect for a model of the pool
 };
 
 /// Agents by name. Copyable; the engine only reads it.

@@ -26,6 +26,7 @@
 #include "loom/agent.hpp"
 #include "loom/error.hpp"
 #include "loom/json.hpp"
+#include "loom/llm.hpp"
 #include "loom/workflow.hpp"
 
 namespace loom {
@@ -74,6 +75,9 @@ struct Effect {
     kAgent,        ///< perform `agent` with `args`; resolve with its output or an error
     kCacheLookup,  ///< look `cache_key` up in the step cache; resolve {hit: bool, output?}
     kCancel,       ///< stop effect `cancels` if it is still running; do not resolve it
+    kHttp,         ///< send the HTTP request in `args` (llm::http_request_to_json), adding the
+                   ///< named credential's header; feed() the body as it arrives when
+                   ///< args.stream, resolve {status, headers, body: the rest} or a transport error
   };
   std::uint64_t id = 0;
   Kind kind = Kind::kAgent;
@@ -88,7 +92,7 @@ struct Effect {
   std::uint64_t cancels = 0;     ///< for kCancel
 };
 
-/// The effect as JSON: {id, kind: "agent"|"cache_lookup"|"cancel", agent, args, step, ...}.
+/// The effect as JSON: {id, kind: "agent"|"cache_lookup"|"cancel"|"http", agent, args, step, ...}.
 Json effect_to_json(const Effect& effect);
 
 /// What the host reports when an effect finishes.
@@ -105,6 +109,13 @@ struct EffectResult {
 /// Parses {ok: true, output} / {ok: false, error: {code, message}, retry_after_ms}.
 Result<EffectResult> effect_result_from_json(const Json& json);
 
+/// Limits on what a run may spend on model calls (0: no limit). The engine refuses to start a
+/// call whose worst case (its prompt plus max_tokens of answer) would pass either.
+struct Budget {
+  double max_cost_usd = 0;
+  std::int64_t max_tokens = 0;
+};
+
 /// How a run is driven.
 struct RunOptions {
   std::string run_id;        ///< the host's id for the run, recorded in run_started
@@ -113,6 +124,9 @@ struct RunOptions {
   std::map<std::string, int> pool_limits;  ///< per pool; the workflow's `concurrency` adds to it
   bool use_cache = false;    ///< ask the host's step cache before performing cacheable agents
   int max_work_per_poll = 10000;  ///< pure steps run per poll(), so a page stays responsive
+  /// The models llm.generate may name. Without it, a workflow that calls a model cannot start.
+  std::shared_ptr<const llm::ModelPool> models;
+  Budget budget;  ///< with the workflow's `budget:`, the stricter of each limit applies
 };
 
 enum class RunStatus { kRunning, kPaused, kSucceeded, kFailed, kCancelled };
@@ -148,7 +162,8 @@ class Run {
   /// resolved, cancelled or timed out: the result is dropped).
   Status resolve(std::uint64_t id, const EffectResult& result, std::int64_t now);
 
-  /// Reports streamed output of an effect in flight (text deltas). kUnknownEffect as resolve().
+  /// Reports streamed output of an effect in flight: text deltas for agent effects, the raw
+  /// response body for http effects (the engine decodes it). kUnknownEffect as resolve().
   Status feed(std::uint64_t id, std::string_view chunk, std::int64_t now);
 
   /// Cancels the run: in-flight effects get kCancel effects, the run ends cancelled.

@@ -114,6 +114,8 @@ struct Workflow {
   std::vector<std::pair<std::string, std::shared_ptr<const Template>>> outputs;
   int max_concurrency = 0;                ///< 0: the run's option decides
   std::map<std::string, int> pool_limits;  ///< concurrency per named pool
+  double budget_cost_usd = 0;              ///< `budget.max_cost_usd`; 0: none
+  std::int64_t budget_tokens = 0;          ///< `budget.max_tokens`; 0: none
   std::string source;                      ///< the source text, for hashing and export
 
   /// Index of the input named `name`, or -1.

@@ -31,16 +31,21 @@ void add_effect_agents(AgentRegistry& r) {
 
   AgentSpec llm;
   llm.name = "llm.generate";
-  llm.version = "1";
-  llm.description = "Asks a language model (the host calls the provider). Output: the text.";
+  llm.version = "2";
+  llm.description =
+      "Asks a model of the model pool (the engine encodes the provider's request; the host sends it). "
+      "Output: {text, model, model_id, provider, finish_reason, truncated, usage, cost_usd}.";
   llm.kind = AgentKind::kEffect;
   llm.params = {AgentParam{"model", InputType::kString, false, "a model name from the model pool"},
                 AgentParam{"prompt", InputType::kString, false, "the user prompt"},
                 AgentParam{"system", InputType::kString, false, "the system prompt"},
                 AgentParam{"messages", InputType::kList, false, "chat messages [{role, content}]"},
                 AgentParam{"temperature", InputType::kNumber, false, "sampling temperature"},
-                AgentParam{"max_tokens", InputType::kNumber, false, "output token limit"}};
-  llm.open_params = true;
+                AgentParam{"max_tokens", InputType::kNumber, false, "output token limit"},
+                AgentParam{"top_p", InputType::kNumber, false, "nucleus sampling"},
+                AgentParam{"stop", InputType::kAny, false, "a stop sequence or a list of them"},
+                AgentParam{"stream", InputType::kBoolean, false, "stream the answer (default: the model's)"}};
+  llm.calls_model = true;
   llm.pool = "llm";
   llm.cacheable = true;
   r.add(llm);

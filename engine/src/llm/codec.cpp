@@ -121,6 +121,24 @@ ProviderError read_error(const Json& body) {
   return pe;
 }
 
+// google.rpc.RetryInfo in Gemini's error details: {"@type": ".../google.rpc.RetryInfo", "retryDelay": "39s"}.
+std::int64_t retry_info_ms(const Json& body) {
+  if (!body.is_object() || !body.contains("error") || !body["error"].is_object()) return -1;
+  const Json& e = body["error"];
+  if (!e.contains("details") || !e["details"].is_array()) return -1;
+  for (const auto& d : e["details"]) {
+    std::string type = str_of(d, "@type");
+    std::string delay = str_of(d, "retryDelay");
+    if (type.find("RetryInfo") == std::string::npos || delay.empty()) continue;
+    char* end = nullptr;
+    double secs = std::strtod(delay.c_str(), &end);
+    if (end != delay.c_str() && std::isfinite(secs) && secs >= 0 && std::string(end) == "s") {
+      return static_cast<std::int64_t>(secs * 1000);
+    }
+  }
+  return -1;
+}
+
 Failure classify(Provider provider, int status, const Json& headers, const Json& body, std::string_view raw,
                  std::string_view credential_name) {
   ProviderError pe = read_error(body);
@@ -130,6 +148,7 @@ Failure classify(Provider provider, int status, const Json& headers, const Json&
   std::string head = who + " answered HTTP " + std::to_string(status);
   Failure f;
   f.retry_after_ms = retry_after_ms(headers);
+  if (f.retry_after_ms < 0) f.retry_after_ms = retry_info_ms(body);
   std::string cred = credential_name.empty() ? std::string() : std::string(credential_name);
   auto set = [&](ErrorCode code, std::string hint) {
     f.error = make_error(code, head + (said.empty() ? "" : ": " + said), std::move(hint));
@@ -248,7 +267,7 @@ std::int64_t estimate_tokens(std::string_view text) {
 }
 
 std::int64_t estimate_tokens(const Call& call) {
-  std::int64_t n = estimate_tokens(call.system) + (call.system.empty() ? 0 : 4);
+  std::int64_t n = estimate_tokens(call.system);
   for (const auto& m : call.messages) n += estimate_tokens(m.content) + 4;  // role and framing
   return n;
 }
@@ -267,9 +286,12 @@ Result<Call> call_from_args(const ModelSpec& model, const Json& args) {
   c.temperature = model.temperature;
   c.max_tokens = model.max_tokens;
   c.stream = model.stream;
+  // A system prompt in the arguments (`system`, or system messages) replaces the model's default.
+  bool own_system = false;
   if (args.contains("system") && !args["system"].is_null()) {
     if (!args["system"].is_string()) return bad("system must be a string");
     c.system = args["system"].get<std::string>();
+    own_system = true;
   }
   if (args.contains("messages") && !args["messages"].is_null()) {
     const Json& ms = args["messages"];
@@ -284,6 +306,8 @@ Result<Call> call_from_args(const ModelSpec& model, const Json& args) {
       std::string role = m["role"].get<std::string>();
       std::string content = m["content"].get<std::string>();
       if (role == "system") {
+        if (!own_system) c.system.clear();
+        own_system = true;
         c.system += (c.system.empty() ? "" : "\n\n") + content;
       } else if (role == "user" || role == "assistant" || role == "model") {
         c.messages.push_back({role == "model" ? "assistant" : role, content});
@@ -350,6 +374,8 @@ Json http_request_to_json(const HttpRequest& r) {
 
 HttpRequest encode_request(const ModelSpec& model, const Call& call) {
   HttpRequest r;
+  std::string base = model.base_url;
+  while (!base.empty() && base.back() == '/') base.pop_back();
   r.credential = model.credential;
   r.stream = call.stream;
   r.connect_timeout_ms = model.connect_timeout_ms;
@@ -359,7 +385,7 @@ HttpRequest encode_request(const ModelSpec& model, const Call& call) {
   Json body = Json::object();
   switch (model.provider) {
     case Provider::kOpenAI: {
-      r.url = model.base_url + "/chat/completions";
+      r.url = base + "/chat/completions";
       body["model"] = model.model_id;
       Json messages = Json::array();
       if (!call.system.empty()) messages.push_back({{"role", "system"}, {"content", call.system}});
@@ -374,7 +400,7 @@ HttpRequest encode_request(const ModelSpec& model, const Call& call) {
       break;
     }
     case Provider::kAnthropic: {
-      r.url = model.base_url + "/messages";
+      r.url = base + "/messages";
       r.headers.push_back({"anthropic-version", "2023-06-01"});
       // Lets the studio call Anthropic from the page (CORS); the key is the writer's own.
       r.headers.push_back({"anthropic-dangerous-direct-browser-access", "true"});
@@ -392,7 +418,7 @@ HttpRequest encode_request(const ModelSpec& model, const Call& call) {
     }
     case Provider::kGemini: {
       std::string id = model.model_id.rfind("models/", 0) == 0 ? model.model_id.substr(7) : model.model_id;
-      r.url = model.base_url + "/models/" + id + (call.stream ? ":streamGenerateContent?alt=sse" : ":generateContent");
+      r.url = base + "/models/" + id + (call.stream ? ":streamGenerateContent?alt=sse" : ":generateContent");
       Json contents = Json::array();
       for (const auto& m : call.messages) {
         contents.push_back({{"role", m.role == "assistant" ? "model" : "user"}, {"parts", Json::array({{{"text", m.content}}})}});

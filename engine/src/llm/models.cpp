@@ -114,7 +114,7 @@ class PoolLoader : public detail::YamlReader {
             "use a short lowercase name such as draft, fast or local");
         continue;
       }
-      if (read_model(kv.second, &spec, &fallback_pos)) pool.add(std::move(spec));
+      if (read_model(kv.second, pos_of(kv.first), &spec, &fallback_pos)) pool.add(std::move(spec));
     }
     std::string def;
     if (auto d = root["default"]) {
@@ -137,7 +137,8 @@ class PoolLoader : public detail::YamlReader {
     });
   }
 
-  bool read_model(const YAML::Node& n, ModelSpec* spec, std::map<std::string, SourcePos>* fallback_pos) {
+  bool read_model(const YAML::Node& n, SourcePos name_pos, ModelSpec* spec,
+                  std::map<std::string, SourcePos>* fallback_pos) {
     std::string where = "model '" + spec->name + "'";
     if (!check_map(n, where, kModelKeys)) return false;
     std::size_t before = errors_.size();
@@ -157,13 +158,13 @@ class PoolLoader : public detail::YamlReader {
         }
       }
     } else {
-      add(ErrorCode::kMissingKey, pos_of(n), where + " has no provider",
+      add(ErrorCode::kMissingKey, name_pos, where + " has no provider",
           "add provider: openai, anthropic, gemini or ollama");
     }
     if (auto m = n["model"]) {
       get_string(m, where + ": model", &spec->model_id);
     } else {
-      add(ErrorCode::kMissingKey, pos_of(n), where + " has no model",
+      add(ErrorCode::kMissingKey, name_pos, where + " has no model",
           "add model: with the provider's model id, e.g. gpt-4o-mini");
     }
     if (!defaults) return false;

@@ -41,11 +41,6 @@ std::uint64_t splitmix64(std::uint64_t x) {
   return x ^ (x >> 31);
 }
 
-bool terminal(StepStatus s) {
-  return s == StepStatus::kSucceeded || s == StepStatus::kFailed || s == StepStatus::kSkipped ||
-         s == StepStatus::kCancelled;
-}
-
 bool item_terminal(ItemStatus s) {
   return s == ItemStatus::kSucceeded || s == ItemStatus::kFailed || s == ItemStatus::kCancelled;
 }
@@ -175,6 +170,7 @@ void RunState::release(ItemRef ref) {
         --running_total_;
       }
       --running_by_pool_[it.pool];
+      release_gate(it);
     }
     in_flight_.erase(f);
   }
@@ -344,6 +340,7 @@ Status RunState::apply(const Event& e, StepInst* hint) {
       it.status = ItemStatus::kRunning;
       it.attempt = e.attempt;
       it.started_at = e.time_ms;
+      it.partial.clear();  // a new attempt streams its own text
       if (s->started_at < 0) s->started_at = e.time_ms;
       s->status = StepStatus::kRunning;
       if (d.is_object() && d.contains("cache_key")) it.cache_key = d["cache_key"].get<std::string>();
@@ -354,13 +351,17 @@ Status RunState::apply(const Event& e, StepInst* hint) {
         InFlight fl{ItemRef{s, idx}, false, 0};
         if (s->def->timeout_ms > 0) {
           fl.deadline = e.time_ms + s->def->timeout_ms;
-          timers_.push(Timer{fl.deadline, timer_order_++, true, e.effect, fl.ref});
+          timers_.push(Timer{fl.deadline, timer_order_++, Timer::kTimeout, e.effect, fl.ref});
         }
         in_flight_[e.effect] = fl;
         if (s->agent->pauses) ++paused_count_;
         else ++running_total_;
         ++running_by_pool_[it.pool];
         next_effect_ = std::max(next_effect_, e.effect + 1);
+        if (s->agent->calls_model) {
+          hold_gate(it, e);
+          if (!it.model.empty()) s->model = it.model;
+        }
       }
       if (s->agent && s->agent->kind == AgentKind::kWorkflow) {
         std::string name = d.is_object() ? d.value("workflow", "") : "";
@@ -382,6 +383,7 @@ Status RunState::apply(const Event& e, StepInst* hint) {
     }
     case EventType::kStepSucceeded: {
       if (!need_step()) return bad("no step");
+      account(*s, d, !s->items.empty() ? &s->items[static_cast<std::size_t>(idx)] : nullptr);
       Json output = d.is_object() && d.contains("output") ? d["output"] : Json();
       bool cached = d.is_object() && d.value("cached", false);
       if (e.item >= 0) {
@@ -418,6 +420,7 @@ Status RunState::apply(const Event& e, StepInst* hint) {
     }
     case EventType::kStepFailed: {
       if (!need_step()) return bad("no step");
+      account(*s, d, !s->items.empty() ? &s->items[static_cast<std::size_t>(idx)] : nullptr);
       Error err = error_from_json(d.is_object() ? d.value("error", Json()) : Json());
       if (e.item >= 0) {
         Item& it = s->items[static_cast<std::size_t>(idx)];
@@ -464,11 +467,16 @@ Status RunState::apply(const Event& e, StepInst* hint) {
       if (!need_step() || s->items.empty()) return bad("step was not started");
       ItemRef ref{s, idx};
       Item& it = ref.get();
+      account(*s, d, &it);
       release(ref);
+      if (d.is_object() && d.contains("fallback")) {  // the model gave up: its next fallback takes over
+        ++it.model_index;
+        it.attempt_base = e.attempt;
+      }
       it.status = ItemStatus::kRetryWait;
       it.retry_at = d.is_object() ? d.value("at", e.time_ms) : e.time_ms;
       it.error = error_from_json(d.is_object() ? d.value("error", Json()) : Json());
-      timers_.push(Timer{it.retry_at, timer_order_++, false, 0, ref});
+      timers_.push(Timer{it.retry_at, timer_order_++, Timer::kRetry, 0, ref});
       break;
     }
     case EventType::kStepSkipped:
@@ -565,7 +573,7 @@ Result<Json> RunState::evaluate_outputs(
 }
 
 std::int64_t RunState::retry_delay(const StepInst& step, int item, int attempt) const {
-  const RetryPolicy& p = step.def->retry;
+  const RetryPolicy& p = retry_policy(step);
   std::int64_t base = p.initial_delay_ms;
   if (p.backoff == RetryPolicy::Backoff::kExponential) {
     for (int i = 1; i < attempt && base < p.max_delay_ms; ++i) base *= 2;
@@ -643,26 +651,80 @@ void RunState::decide(StepInst& step) {
   }
 }
 
-void RunState::item_failed_final(ItemRef ref, const Error& error) {
+namespace {
+// Adds a model call's {usage, cost_usd} (when it has one) to an event's data.
+void add_spend(Json* data, const Json& spend) {
+  if (!spend.is_object()) return;
+  for (auto it = spend.begin(); it != spend.end(); ++it) (*data)[it.key()] = it.value();
+}
+}  // namespace
+
+void RunState::item_failed_final(ItemRef ref, const Error& error, const Json& spend) {
   StepInst& s = *ref.step;
   Event f = make(EventType::kStepFailed, &s, ref.item);
   f.attempt = ref.get().attempt;
   f.data = {{"error", error_json(error)}};
+  add_spend(&f.data, spend);
   emit(std::move(f));
 }
 
-void RunState::attempt_failed(ItemRef ref, const Error& error, std::int64_t retry_after) {
+const RetryPolicy& RunState::retry_policy(const StepInst& step) const {
+  // A model call without its own `retry:` rides out rate limits and overloads.
+  static const RetryPolicy kModelDefault{3, RetryPolicy::Backoff::kExponential, 1000, 30000};
+  if (step.agent && step.agent->calls_model && !step.def->key_pos.count("retry")) return kModelDefault;
+  return step.def->retry;
+}
+
+void RunState::attempt_failed(ItemRef ref, const Error& error, std::int64_t retry_after, const Json& spend) {
   StepInst& s = *ref.step;
   Item& it = ref.get();
-  if (is_retryable(error.code) && it.attempt < s.def->retry.max_attempts && !s.scope->dead) {
-    std::int64_t delay = retry_after >= 0 ? retry_after : retry_delay(s, ref.item, it.attempt);
+  int made = it.attempt - it.attempt_base;  // attempts on the current model
+  if (is_retryable(error.code) && made < retry_policy(s).max_attempts && !s.scope->dead) {
+    std::int64_t delay = retry_after >= 0 ? retry_after : retry_delay(s, ref.item, made);
     Event r = make(EventType::kStepRetrying, &s, ref.item);
     r.attempt = it.attempt;
     r.data = {{"error", error_json(error)}, {"delay_ms", delay}, {"at", now_ + delay}};
+    add_spend(&r.data, spend);
     emit(std::move(r));
     return;
   }
-  item_failed_final(ref, error);
+  bool can_fall_back = s.agent && s.agent->calls_model && !s.scope->dead &&
+                       it.model_index + 1 < static_cast<int>(it.model_chain.size()) &&
+                       error.code != ErrorCode::kCancelled && error.code != ErrorCode::kBudgetExceeded;
+  if (can_fall_back) {
+    Event r = make(EventType::kStepRetrying, &s, ref.item);
+    r.attempt = it.attempt;
+    r.data = {{"error", error_json(error)},
+              {"delay_ms", 0},
+              {"at", now_},
+              {"fallback", it.model_chain[static_cast<std::size_t>(it.model_index + 1)]}};
+    add_spend(&r.data, spend);
+    emit(std::move(r));
+    return;
+  }
+  item_failed_final(ref, error, spend);
+}
+
+Effect RunState::effect_for(ItemRef ref, int attempt) const {
+  const StepInst& s = *ref.step;
+  Effect ef;
+  ef.agent = s.agent->name;
+  ef.step = s.path;
+  ef.item = s.fanout ? ref.item : -1;
+  ef.attempt = attempt;
+  ef.pool = ref.get().pool;
+  return ef;
+}
+
+void RunState::begin_cache_lookup(ItemRef ref, Effect ef) {
+  Item& it = ref.get();
+  ef.id = next_effect_++;
+  ef.kind = Effect::Kind::kCacheLookup;
+  it.status = ItemStatus::kCacheLookup;
+  it.effect = ef.id;
+  it.cache_key = ef.cache_key;
+  in_flight_[ef.id] = InFlight{ref, true, 0};
+  out_effects_.push_back(std::move(ef));
 }
 
 void RunState::start_item(ItemRef ref) {
@@ -727,26 +789,19 @@ void RunState::start_item(ItemRef ref) {
       return;
     }
     case AgentKind::kEffect: {
+      if (s.agent->calls_model) {
+        start_model_call(ref, std::move(*args), attempt);
+        return;
+      }
       std::string key;
       if (s.agent->cacheable && s.def->cache) {
         key = detail::hash_hex(s.agent->name + "\n" + s.agent->version + "\n" +
                                args->dump(-1, ' ', false, Json::error_handler_t::replace));
       }
-      Effect ef;
-      ef.agent = s.agent->name;
-      ef.step = s.path;
-      ef.item = s.fanout ? ref.item : -1;
-      ef.attempt = attempt;
-      ef.pool = it.pool;
+      Effect ef = effect_for(ref, attempt);
       ef.cache_key = key;
       if (options_.use_cache && !key.empty() && !it.cache_checked) {
-        ef.id = next_effect_++;
-        ef.kind = Effect::Kind::kCacheLookup;
-        it.status = ItemStatus::kCacheLookup;
-        it.effect = ef.id;
-        it.cache_key = key;
-        in_flight_[ef.id] = InFlight{ref, true, 0};
-        out_effects_.push_back(std::move(ef));
+        begin_cache_lookup(ref, std::move(ef));
         return;
       }
       ef.id = next_effect_++;
@@ -950,7 +1005,7 @@ std::vector<Effect> RunState::poll(std::int64_t now) {
   while (!finished() && !timers_.empty() && timers_.top().at <= now_) {
     Timer t = timers_.top();
     timers_.pop();
-    if (t.is_timeout) {
+    if (t.kind == Timer::kTimeout) {
       auto f = in_flight_.find(t.effect);
       if (f == in_flight_.end() || f->second.cache_lookup || f->second.deadline != t.at) continue;
       ItemRef ref = f->second.ref;
@@ -960,9 +1015,15 @@ std::vector<Effect> RunState::poll(std::int64_t now) {
                                  std::to_string(ref.step->def->timeout_ms) + " ms",
                              "raise the step's timeout, or add retry");
       attempt_failed(ref, err, -1);
-    } else {
+    } else if (t.kind == Timer::kRetry) {
       Item& it = t.ref.get();
       if (it.status == ItemStatus::kRetryWait && it.retry_at == t.at && !t.ref.step->scope->dead) {
+        it.status = ItemStatus::kWaiting;
+        enqueue_item(t.ref);
+      }
+    } else {
+      Item& it = t.ref.get();
+      if (it.status == ItemStatus::kGateWait && !t.ref.step->scope->dead && !terminal(t.ref.step->status)) {
         it.status = ItemStatus::kWaiting;
         enqueue_item(t.ref);
       }
@@ -1031,6 +1092,13 @@ Status RunState::resolve(std::uint64_t id, const EffectResult& r, std::int64_t n
     }
     return {};
   }
+  auto dec = decoders_.find(id);
+  if (dec != decoders_.end()) {
+    llm::ResponseDecoder decoder = std::move(dec->second);
+    decoders_.erase(dec);
+    resolve_model_call(ref, id, std::move(decoder), r);
+    return {};
+  }
   bool pausing = ref.step->agent && ref.step->agent->pauses;
   if (r.ok) {
     Event ok = make(EventType::kStepSucceeded, ref.step, ref.item);
@@ -1055,10 +1123,18 @@ Status RunState::feed(std::uint64_t id, std::string_view chunk, std::int64_t now
   if (f == in_flight_.end() || f->second.cache_lookup) {
     return make_error(ErrorCode::kUnknownEffect, "effect " + std::to_string(id) + " is not in flight");
   }
+  std::string text;
+  auto dec = decoders_.find(id);
+  if (dec != decoders_.end()) {
+    text = dec->second.feed(chunk);  // response bytes: the decoder finds the text in them
+    if (text.empty()) return {};
+  } else {
+    text = valid_utf8(chunk);
+  }
   Event d = make(EventType::kStepOutputDelta, f->second.ref.step, f->second.ref.item);
   d.attempt = f->second.ref.get().attempt;
   d.effect = id;
-  d.data = {{"delta", valid_utf8(chunk)}};
+  d.data = {{"delta", std::move(text)}};
   emit(std::move(d));
   return {};
 }
@@ -1084,6 +1160,8 @@ void RunState::after_restore() {
   running_total_ = 0;
   paused_count_ = 0;
   running_by_pool_.clear();
+  for (auto& [id, ref] : lost) release_gate(ref.get());  // the lost calls hold no slot or budget
+  decoders_.clear();
   // A loop step logged as scheduled whose first iteration was not: begin it now.
   std::vector<StepInst*> unstarted_loops;  // collected first: emitting adds steps to all_steps_
   for (StepInst* s : all_steps_) {
@@ -1136,6 +1214,12 @@ Json RunState::snapshot() const {
     if (!partial.empty()) j["partial"] = partial;
     if (s->view.is_object() && s->view.contains("output") && !s->view["output"].is_null()) j["output"] = s->view["output"];
     if (s->error.code != ErrorCode::kOk) j["error"] = error_json(s->error);
+    if (!s->model.empty()) j["model"] = s->model;
+    if (s->spend.any) {
+      Json sp = s->spend.to_json();
+      j["usage"] = sp["usage"];
+      j["cost_usd"] = sp["cost_usd"];
+    }
     if (s->scheduled_at >= 0) j["scheduled_at"] = s->scheduled_at;
     if (s->started_at >= 0) j["started_at"] = s->started_at;
     if (s->finished_at >= 0) j["finished_at"] = s->finished_at;
@@ -1143,6 +1227,16 @@ Json RunState::snapshot() const {
   }
   Json out = {{"workflow", workflow_->name}, {"run_id", options_.run_id},
               {"status", run_status_name(status_)}, {"steps", std::move(steps)}};
+  if (spent_.any) {
+    Json sp = spent_.to_json();
+    out["usage"] = sp["usage"];
+    out["cost_usd"] = sp["cost_usd"];
+  }
+  if (budget_.max_cost_usd > 0 || budget_.max_tokens > 0) {
+    out["budget"] = Json::object();
+    if (budget_.max_cost_usd > 0) out["budget"]["max_cost_usd"] = budget_.max_cost_usd;
+    if (budget_.max_tokens > 0) out["budget"]["max_tokens"] = budget_.max_tokens;
+  }
   if (status_ == RunStatus::kSucceeded) out["outputs"] = outputs_;
   if (failure_.code != ErrorCode::kOk) out["error"] = error_json(failure_);
   return out;
@@ -1156,6 +1250,48 @@ Run::Run(Run&&) noexcept = default;
 Run& Run::operator=(Run&&) noexcept = default;
 
 namespace {
+// Before a run starts: a workflow that calls models needs a model pool, and the model names it
+// writes out (not templated ones, which are checked when the call is made) must be in it.
+void check_models(const Workflow& wf, const std::vector<StepDef>& steps, const AgentRegistry& agents,
+                  const llm::ModelPool* pool, std::vector<Error>* errors) {
+  for (const StepDef& d : steps) {
+    if (d.loop) check_models(wf, d.loop->steps, agents, pool, errors);
+    const AgentSpec* agent = d.agent.empty() ? nullptr : agents.find(d.agent);
+    if (!agent || !agent->calls_model) continue;
+    SourcePos pos = d.key_pos.count("with") ? d.key_pos.at("with") : d.pos;
+    auto add = [&](std::string message, std::string hint) {
+      Error e = make_error(ErrorCode::kBadArgument, std::move(message), std::move(hint));
+      e.file = wf.file;
+      e.line = pos.line;
+      e.column = pos.column;
+      errors->push_back(std::move(e));
+    };
+    if (!pool) {
+      add("step '" + d.id + "' calls a model, and no models file was given",
+          "natively: loom run --models workflows/models.yaml (or set LOOM_MODELS); in the studio: Settings > Models");
+      return;  // once is enough
+    }
+    const Json& with = d.with.raw;
+    bool templated = std::any_of(d.with.templates.begin(), d.with.templates.end(),
+                                 [](const auto& t) { return t.first == "/model" || t.first.empty(); });
+    if (templated) continue;
+    std::string name = with.is_object() && with.contains("model") && with["model"].is_string()
+                           ? with["model"].get<std::string>()
+                           : pool->default_model();
+    std::string where = pool->file().empty() ? "the model pool" : "the models file " + pool->file();
+    if (name.empty()) {
+      add("step '" + d.id + "' names no model, and " + where + " sets no default",
+          "add model: NAME under with:, or default: NAME to the models file");
+    } else if (!pool->find(name)) {
+      std::string near = nearest(name, pool->names());
+      std::string all;
+      for (const auto& n : pool->names()) all += (all.empty() ? "" : ", ") + n;
+      add("step '" + d.id + "' names model '" + name + "', which is not in " + where,
+          near.empty() ? "its models are: " + all : "did you mean '" + near + "'?");
+    }
+  }
+}
+
 void configure_limits(RunState& st, const Workflow& wf, const RunOptions& opts) {
   st.max_concurrency_ = opts.max_concurrency;
   if (wf.max_concurrency > 0 && (st.max_concurrency_ == 0 || wf.max_concurrency < st.max_concurrency_)) {
@@ -1163,6 +1299,9 @@ void configure_limits(RunState& st, const Workflow& wf, const RunOptions& opts) 
   }
   st.pool_limits_ = wf.pool_limits;
   for (const auto& kv : opts.pool_limits) st.pool_limits_[kv.first] = kv.second;
+  auto stricter = [](auto a, auto b) { return a > 0 && (b <= 0 || a < b) ? a : b; };
+  st.budget_.max_cost_usd = stricter(opts.budget.max_cost_usd, wf.budget_cost_usd);
+  st.budget_.max_tokens = stricter(opts.budget.max_tokens, wf.budget_tokens);
 }
 }  // namespace
 
@@ -1172,6 +1311,12 @@ Result<std::unique_ptr<Run>> Run::start(std::shared_ptr<const Workflow> workflow
   if (!workflow) return make_error(ErrorCode::kBadArgument, "no workflow given");
   auto bound = bind_inputs(*workflow, inputs, errors);
   if (!bound) return bound.error();
+  std::vector<Error> model_errors;
+  check_models(*workflow, workflow->steps, agents, options.models.get(), &model_errors);
+  if (!model_errors.empty()) {
+    if (errors) *errors = model_errors;
+    return model_errors.front();
+  }
   auto st = std::make_unique<RunState>(workflow, agents, library);
   st->options_ = options;
   configure_limits(*st, *workflow, options);

@@ -21,9 +21,18 @@
 namespace loom {
 
 enum class StepStatus { kPending, kScheduled, kRunning, kSucceeded, kFailed, kSkipped, kCancelled };
-enum class ItemStatus { kWaiting, kCacheLookup, kRunning, kRetryWait, kSucceeded, kFailed, kCancelled };
+enum class ItemStatus {
+  kWaiting, kCacheLookup, kRunning, kRetryWait,
+  kGateWait,  // a model call waits for its model's concurrency slot or rate limit (not logged)
+  kSucceeded, kFailed, kCancelled
+};
 
 std::string_view step_status_name(StepStatus s);
+
+inline bool terminal(StepStatus s) {
+  return s == StepStatus::kSucceeded || s == StepStatus::kFailed || s == StepStatus::kSkipped ||
+         s == StepStatus::kCancelled;
+}
 
 struct StepInst;
 /// The step's view for templates, {status: pending, output: null} before it has one.
@@ -48,6 +57,25 @@ struct Item {
   std::string cache_key;
   std::string pool;
   std::unique_ptr<Scope> child;  // for `agent: workflow`
+  // Model calls (llm.generate).
+  int model_index = 0;   // 0: the named model; k: its k-th fallback (logged by step_retrying)
+  int attempt_base = 0;  // attempts made before the current model: its retries count from here
+  std::vector<std::string> model_chain;  // the named model then its fallbacks (set per attempt)
+  std::string model;     // the model of the attempt in flight ("" when none holds a gate)
+  std::int64_t reserved_tokens = 0;  // the attempt's worst case, held against the budget
+  double reserved_cost = 0;
+  std::int64_t limited_tokens = 0;   // taken from the model's token bucket when it started
+  std::int64_t estimated_input = 0;  // the engine's count of the prompt, when the provider gives none
+};
+
+/// Tokens spent by model calls.
+struct Spend {
+  std::int64_t input_tokens = 0;
+  std::int64_t output_tokens = 0;
+  double cost_usd = 0;
+  bool any = false;
+  void add(const Json& usage, double cost);
+  Json to_json() const;
 };
 
 struct StepInst {
@@ -69,6 +97,8 @@ struct StepInst {
   std::int64_t finished_at = -1;
   std::vector<std::unique_ptr<Scope>> iterations;  // loop steps
   bool converged = false;
+  Spend spend;        // model calls of this step's own attempts
+  std::string model;  // the model of its latest call
 };
 
 struct Scope {
@@ -97,9 +127,10 @@ struct ItemRef {
 };
 
 struct Timer {
+  enum Kind : std::uint8_t { kTimeout, kRetry, kGate };
   std::int64_t at;
   std::uint64_t order;  // FIFO among equal times, for determinism
-  bool is_timeout;      // else a retry wake-up
+  Kind kind;            // an attempt's deadline, a retry's wake-up, or a rate limit's refill
   std::uint64_t effect;
   ItemRef ref;
   bool operator>(const Timer& o) const { return at != o.at ? at > o.at : order > o.order; }
@@ -109,6 +140,29 @@ struct InFlight {
   ItemRef ref;
   bool cache_lookup = false;
   std::int64_t deadline = 0;
+};
+
+/// A token bucket (Turner): up to `capacity` units, refilled continuously at `per_ms`. Driven by
+/// the run's `now`, so a restored run rebuilds the same levels from its log's times.
+struct TokenBucket {
+  double capacity = 0;  // 0: no limit
+  double per_ms = 0;
+  double level = 0;
+  std::int64_t at = 0;
+  bool started = false;
+  void refill(std::int64_t now);
+  /// Milliseconds until `n` units are there (n is capped at capacity); 0: now.
+  std::int64_t wait_for(double n, std::int64_t now);
+  /// Takes n units (the level may go below zero: later calls wait for it to recover).
+  void take(double n, std::int64_t now);
+};
+
+/// Per model: calls in flight, its rate limits, and the calls waiting for a slot.
+struct ModelGate {
+  int running = 0;
+  TokenBucket requests;
+  TokenBucket tokens;
+  std::deque<ItemRef> waiting;
 };
 
 // What poll() must decide about.
@@ -168,6 +222,13 @@ class RunState {
   std::map<std::string, int> pool_limits_;
   int max_concurrency_ = 0;
   bool stopped_on_budget_ = false;  // the last poll() ran out of max_work_per_poll
+  // Model calls.
+  Budget budget_;     // the stricter of the options' and the workflow's
+  Spend spent_;       // the whole run's
+  std::int64_t reserved_tokens_ = 0;  // worst cases of the calls in flight
+  double reserved_cost_ = 0;
+  std::map<std::string, ModelGate> gates_;
+  std::unordered_map<std::uint64_t, llm::ResponseDecoder> decoders_;  // per http effect in flight
 
  private:
   Scope* create_scope(const std::vector<StepDef>* defs, const std::map<std::string, int, std::less<>>* index,
@@ -185,8 +246,20 @@ class RunState {
   void decide(StepInst& step);
   void start_item(ItemRef ref);
   bool start_effect_if_possible();
-  void attempt_failed(ItemRef ref, const Error& error, std::int64_t retry_after);
-  void item_failed_final(ItemRef ref, const Error& error);
+  void attempt_failed(ItemRef ref, const Error& error, std::int64_t retry_after, const Json& spend = Json());
+  void item_failed_final(ItemRef ref, const Error& error, const Json& spend = Json());
+  const RetryPolicy& retry_policy(const StepInst& step) const;
+  Effect effect_for(ItemRef ref, int attempt) const;  // agent, step, item, attempt and pool filled in
+  void begin_cache_lookup(ItemRef ref, Effect ef);     // asks the host's step cache for ef.cache_key
+  // Model calls (model_calls.cpp).
+  Result<const llm::ModelSpec*> model_for(Item& it, const Json& args) const;
+  void start_model_call(ItemRef ref, Json args, int attempt);
+  void resolve_model_call(ItemRef ref, std::uint64_t id, llm::ResponseDecoder decoder, const EffectResult& r);
+  ModelGate& gate_for(const std::string& model);
+  void hold_gate(Item& it, const Event& started);
+  void release_gate(Item& it);
+  void account(StepInst& step, const Json& data, Item* item);
+  std::string budget_refusal(const llm::ModelSpec& m, std::int64_t input, std::int64_t output, double cost) const;
   void finalize(const Pending& p);
   void fail_scope_owner(Scope& scope);
   void finish_run_failed(const Error& error, const std::string& step);

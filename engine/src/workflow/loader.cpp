@@ -26,7 +26,8 @@ using detail::scalar_to_json;
 using detail::to_json;
 
 const std::vector<std::string> kTopKeys = {"name", "description", "inputs", "steps", "outputs",
-                                           "concurrency"};
+                                           "concurrency", "budget"};
+const std::vector<std::string> kBudgetKeys = {"max_cost_usd", "max_tokens"};
 const std::vector<std::string> kStepKeys = {"id",      "agent",   "with",     "needs",
                                             "when",    "foreach", "retry",    "timeout",
                                             "on_error", "pool",   "cache",    "description",
@@ -210,6 +211,15 @@ class Loader : public detail::YamlReader {
                 "e.g. " + k + ": \"{{ steps.some_step.output }}\"");
           }
           if (t) wf.outputs.emplace_back(k, t);
+        }
+      }
+    }
+    if (auto n = root["budget"]) {
+      if (check_map(n, "budget", kBudgetKeys)) {
+        if (auto c = n["max_cost_usd"]) get_number(c, "budget.max_cost_usd", 0.000001, 1e9, &wf.budget_cost_usd);
+        if (auto t = n["max_tokens"]) {
+          int v = 0;
+          if (get_int(t, "budget.max_tokens", 1, &v)) wf.budget_tokens = v;
         }
       }
     }
