@@ -166,6 +166,12 @@ std::optional<EffectResult> transport_failure(const TransferResult& r, const std
                                                              : what + " timed out");
   }
   if (r.code == CURLE_FAILED_INIT) return EffectResult::failure(ErrorCode::kHostError, "libcurl could not start a transfer");
+  if (r.code == CURLE_PARTIAL_FILE || r.code == CURLE_RECV_ERROR || r.code == CURLE_GOT_NOTHING) {
+    // The server closed the connection before the answer was complete: retryable, like a 5xx.
+    return EffectResult::failure(ErrorCode::kUnavailable,
+                                 what + ": the connection was cut before the answer was complete (" +
+                                     curl_easy_strerror(r.code) + ")");
+  }
   return EffectResult::failure(ErrorCode::kHostError, what + ": " + curl_easy_strerror(r.code));
 }
 

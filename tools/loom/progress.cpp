@@ -12,7 +12,8 @@ std::string seconds(std::int64_t ms) {
 bool top_level(const std::string& path) { return path.find('/') == std::string::npos; }
 std::string money(double usd) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, usd > 0 && usd < 0.01 ? "$%.4f" : "$%.2f", usd);
+  const char* format = usd == 0 ? "$%.2f" : usd < 0.0001 ? "$%.6f" : usd < 0.01 ? "$%.4f" : "$%.2f";
+  std::snprintf(buf, sizeof buf, format, usd);
   return buf;
 }
 std::string tokens(std::int64_t in, std::int64_t out) {
