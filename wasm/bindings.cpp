@@ -244,6 +244,25 @@ class Engine {
       if (!v->is_number_integer() || v->get<std::int64_t>() < 1) return bad("max_work_per_poll", "a whole number >= 1");
       o.max_work_per_poll = v->get<int>();
     }
+    if (auto* v = field("models")) {  // the text of a models file (YAML)
+      if (!v->is_string()) return bad("models", "the text of a models file");
+      loom::llm::ModelPoolLoad pool = loom::llm::load_model_pool(v->get<std::string>(), "models.yaml");
+      if (!pool.errors.empty()) return pool.errors.front();
+      o.models = pool.pool;
+    }
+    if (auto* v = field("budget")) {
+      if (!v->is_object()) return bad("budget", "an object {max_cost_usd, max_tokens}");
+      if (v->contains("max_cost_usd")) {
+        if (!(*v)["max_cost_usd"].is_number() || (*v)["max_cost_usd"].get<double>() < 0) return bad("budget.max_cost_usd", "a number >= 0");
+        o.budget.max_cost_usd = (*v)["max_cost_usd"].get<double>();
+      }
+      if (v->contains("max_tokens")) {
+        if (!(*v)["max_tokens"].is_number_integer() || (*v)["max_tokens"].get<std::int64_t>() < 0) {
+          return bad("budget.max_tokens", "a whole number >= 0");
+        }
+        o.budget.max_tokens = (*v)["max_tokens"].get<std::int64_t>();
+      }
+    }
     if (j->contains("pool_limits") && (*j)["pool_limits"].is_object()) {
       for (auto it = (*j)["pool_limits"].begin(); it != (*j)["pool_limits"].end(); ++it) {
         if (it->is_number_integer()) o.pool_limits[it.key()] = it->get<int>();

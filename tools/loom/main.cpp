@@ -234,7 +234,7 @@ int cmd_run(const RunArgs& a) {
     if (!options.models) return 1;
   } else if (calls_models(wf->steps, agents)) {
     return usage_error(wf->name + " calls models, and no models file was found",
-                       "pass --models workflows/models.yaml (edit it first), set LOOM_MODELS, or copy it to "
+                       "pass --models workflows/models/default.yaml (edit it first), set LOOM_MODELS, or copy it to "
                        "~/.config/loom/models.yaml");
   }
   std::unique_ptr<Run> run;

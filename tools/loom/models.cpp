@@ -45,7 +45,7 @@ std::shared_ptr<const llm::ModelPool> load_models_file(const std::string& path) 
 int cmd_models(const std::string& explicit_path) {
   std::string path = find_models_file(explicit_path);
   if (path.empty()) {
-    std::fprintf(stderr, "loom: no models file\n  hint: pass --models FILE (workflows/models.yaml is a start), "
+    std::fprintf(stderr, "loom: no models file\n  hint: pass --models FILE (workflows/models/default.yaml is a start), "
                          "set LOOM_MODELS, or copy it to ~/.config/loom/models.yaml\n");
     return 2;
   }

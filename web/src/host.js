@@ -37,15 +37,16 @@ function failure(code, message, retryAfterMs) {
 }
 
 /// Runs `workflow` (already loaded into `engine`) to the end, or continues a persisted run when
-/// `restore` (its event log) is given. perform(effect, {signal, feed, cache}) returns
+/// `restore` (its event log) is given. perform(effect, {signal, feed, cache, secrets}) returns
 /// {ok: true, output} or {ok: false, error: {code, message}, retry_after_ms}; a throw becomes
 /// host_error. onEvents(events) is awaited before effects start; aborting `signal` cancels the run.
+/// `secrets(name)` gives a model credential's key (it reaches perform, never the engine).
 /// `now` and `setTimer(fn, ms) -> cancel` are the clock, replaceable in tests.
 /// Returns {status, outputs, error, snapshot}; throws EngineError from start/restore and whatever
 /// onEvents throws (the run is then left as its log says, ready to be restored).
 export async function runWorkflow(engine, {
   workflow, inputs = {}, options = {}, perform = performEffect, onEvents = () => {},
-  now = Date.now, signal, restore, cache, setTimer = realTimer,
+  now = Date.now, signal, restore, cache, secrets, setTimer = realTimer,
 } = {}) {
   const begun = restore ? engine.restore(workflow, restore, options) : engine.start(workflow, inputs, options, now());
   const run = begun.run;
@@ -87,7 +88,7 @@ export async function runWorkflow(engine, {
       return true;
     };
     Promise.resolve()
-      .then(() => perform(effect, { signal: controller.signal, feed, cache }))
+      .then(() => perform(effect, { signal: controller.signal, feed, cache, secrets }))
       .catch((e) => (e?.name === 'AbortError' ? failure('cancelled', 'cancelled') : failure('host_error', String(e?.message ?? e))))
       .then((result) => {
         if (inFlight.get(effect.id) !== controller) return;  // cancelled: the engine does not wait for it
@@ -199,13 +200,84 @@ async function httpFetch(args, signal, fetchImpl) {
   return { ok: true, output: { status, headers, body, url: response.url || url } };
 }
 
-/// The offline host's effects: util.sleep, http.fetch (global fetch), cache lookups in `cache`
-/// (a Map; a miss without one). Every other agent answers not_implemented.
-export async function performEffect(effect, { signal, cache, fetch: fetchImpl = globalThis.fetch } = {}) {
+function scrub(text, secret) {
+  return secret ? text.split(secret).join('[redacted]') : text;
+}
+
+/// An engine `http` effect (a model call): the request the engine encoded, the named
+/// credential's header added from `secrets(name)`, the 2xx body streamed into `feed` when
+/// args.stream. Resolves {status, headers, body: what was not fed}; transport failures are
+/// timeout (connect: until the headers; read: the longest silence), cancelled or host_error, a
+/// missing key auth. The key is scrubbed from everything returned and never leaves this function.
+async function httpRequest(args, { signal, feed, secrets, fetchImpl }) {
+  const headers = { ...(args.headers ?? {}) };
+  let secret = null;
+  if (args.credential?.name) {
+    secret = secrets ? await secrets(args.credential.name) : null;
+    if (!secret) {
+      return failure('auth', `no key for ${args.credential.name}: add it in Settings > Models`);
+    }
+    headers[args.credential.header] = (args.credential.prefix ?? '') + secret;
+  }
+  const controller = new AbortController();
+  let timedOut = null;
+  const onAbort = () => controller.abort(signal.reason);
+  signal?.addEventListener('abort', onAbort);
+  let timer = null;
+  const arm = (ms, what) => {
+    clearTimeout(timer);
+    if (ms > 0) {
+      timer = setTimeout(() => {
+        timedOut = what;
+        controller.abort(new DOMException(what, 'TimeoutError'));
+      }, ms);
+    }
+  };
+  const host = String(args.url).split('/').slice(0, 3).join('/');
+  try {
+    arm(args.connect_timeout_ms ?? 10000, `the request to ${host} got no answer in time`);
+    const response = await fetchImpl(args.url, {
+      method: args.method ?? 'POST', headers, body: args.body, signal: controller.signal, redirect: 'error',
+    });
+    const out = { status: response.status, headers: {}, body: '' };
+    response.headers.forEach((v, k) => {
+      out.headers[k] = scrub(v, secret);
+    });
+    const decoder = new TextDecoder();
+    const streamed = args.stream && response.ok && response.body && feed;
+    if (!response.body) return { ok: true, output: out };
+    const reader = response.body.getReader();
+    for (;;) {
+      arm(args.read_timeout_ms ?? 0, `the request to ${host} went silent for longer than the read timeout`);
+      const { done, value } = await reader.read();
+      if (done) break;
+      const text = scrub(decoder.decode(value, { stream: true }), secret);
+      if (streamed) feed(text);
+      else out.body += text;
+    }
+    const rest = scrub(decoder.decode(), secret);
+    if (streamed && rest) feed(rest);
+    else out.body += rest;
+    return { ok: true, output: out };
+  } catch (e) {
+    if (timedOut) return failure('timeout', timedOut);
+    if (e?.name === 'AbortError' || signal?.aborted) return failure('cancelled', 'cancelled');
+    return failure('unavailable', `the request to ${host} failed: ${scrub(String(e?.cause?.message ?? e?.message ?? e), secret)}`);
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/// The offline host's effects: util.sleep, http.fetch (global fetch), model calls (`http`
+/// effects; keys from `secrets(name)`), cache lookups in `cache` (a Map; a miss without one).
+/// Every other agent answers not_implemented.
+export async function performEffect(effect, { signal, cache, feed, secrets, fetch: fetchImpl = globalThis.fetch } = {}) {
   if (effect.kind === 'cache_lookup') {
     if (cache?.has(effect.cache_key)) return { ok: true, output: { hit: true, output: cache.get(effect.cache_key) } };
     return { ok: true, output: { hit: false } };
   }
+  if (effect.kind === 'http') return httpRequest(effect.args ?? {}, { signal, feed, secrets, fetchImpl });
   switch (effect.agent) {
     case 'util.sleep':
       try {

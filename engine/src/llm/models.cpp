@@ -93,7 +93,7 @@ class PoolLoader : public detail::YamlReader {
   void read(const YAML::Node& root, ModelPool& pool) {
     if (!root.IsMap()) {
       add(ErrorCode::kInvalidValue, pos_of(root), "a models file must be a mapping with a `models:` key",
-          "see workflows/models.yaml for the shape");
+          "see workflows/models/default.yaml for the shape");
       return;
     }
     check_map(root, "the models file", kTopKeys);

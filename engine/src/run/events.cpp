@@ -113,6 +113,14 @@ Json effect_to_json(const Effect& e) {
       j["kind"] = "cancel";
       j["cancels"] = e.cancels;
       break;
+    case Effect::Kind::kHttp:
+      j["kind"] = "http";
+      j["agent"] = e.agent;
+      j["args"] = e.args;
+      j["pool"] = e.pool;
+      if (e.deadline_ms > 0) j["deadline"] = e.deadline_ms;
+      if (!e.cache_key.empty()) j["cache_key"] = e.cache_key;
+      break;
   }
   if (!e.step.empty()) j["step"] = e.step;
   if (e.item >= 0) j["item"] = e.item;

@@ -175,7 +175,7 @@ Result<const llm::ModelSpec*> RunState::model_for(Item& it, const Json& args) co
   const llm::ModelPool* pool = options_.models.get();
   if (!pool) {
     return make_error(ErrorCode::kBadArgument, "llm.generate needs a models file, and this run has none",
-                      "natively: loom run --models workflows/models.yaml; in the studio: Settings > Models");
+                      "natively: loom run --models workflows/models/default.yaml; in the studio: Settings > Models");
   }
   std::string where = pool->file().empty() ? "the model pool" : "the models file " + pool->file();
   std::string name = args.contains("model") && args["model"].is_string() ? args["model"].get<std::string>()

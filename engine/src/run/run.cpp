@@ -1268,7 +1268,7 @@ void check_models(const Workflow& wf, const std::vector<StepDef>& steps, const A
     };
     if (!pool) {
       add("step '" + d.id + "' calls a model, and no models file was given",
-          "natively: loom run --models workflows/models.yaml (or set LOOM_MODELS); in the studio: Settings > Models");
+          "natively: loom run --models workflows/models/default.yaml (or set LOOM_MODELS); in the studio: Settings > Models");
       return;  // once is enough
     }
     const Json& with = d.with.raw;
