@@ -306,7 +306,7 @@ class Engine {
 
 std::string error_codes() {
   Json out = Json::object();
-  for (int c = 0; c <= static_cast<int>(loom::ErrorCode::kNotImplemented); ++c) {
+  for (int c = 0; c <= loom::kLastErrorCode; ++c) {
     out[std::string(loom::error_code_name(static_cast<loom::ErrorCode>(c)))] = c;
   }
   return out.dump();
