@@ -367,3 +367,35 @@ TEST_CASE("a run stopped in the middle of model calls resumes without calling a 
     CHECK((*restored)->snapshot()["usage"] == reference->snapshot()["usage"]);
   }
 }
+
+TEST_CASE("the shipped models file loads, with the four provider families and a keyless local model", "[llm]") {
+  llm::ModelPoolLoad r = llm::load_model_pool(test::read_source_file("workflows/models/default.yaml"),
+                                              "workflows/models/default.yaml");
+  for (const auto& e : r.errors) INFO(e.format());
+  REQUIRE(r.errors.empty());
+  const llm::ModelPool& p = *r.pool;
+  REQUIRE(p.find(p.default_model()));
+  bool openai = false, anthropic = false, gemini = false;
+  for (const auto& name : p.names()) {
+    const llm::ModelSpec& m = *p.find(name);
+    openai = openai || (m.provider == llm::Provider::kOpenAI && m.credential.name == "OPENAI_API_KEY");
+    anthropic = anthropic || m.provider == llm::Provider::kAnthropic;
+    gemini = gemini || m.provider == llm::Provider::kGemini;
+  }
+  CHECK((openai && anthropic && gemini));
+  const llm::ModelSpec* local = p.find("local");
+  REQUIRE(local);
+  CHECK(local->credential.name.empty());
+  CHECK(local->base_url == "http://localhost:11434/v1");  // no OLLAMA_HOST lookup given
+  // The smallest model workflow runs against it up to the first call.
+  auto wf = test::load_source_workflow("workflows/examples/llm_hello.yaml", agents());
+  RunOptions opts;
+  opts.models = r.pool;
+  auto run = Run::start(wf, Json{{"model", "local"}}, opts, 0, agents());
+  REQUIRE(run.ok());
+  auto effects = (*run)->poll(0);
+  REQUIRE(effects.size() == 1);
+  CHECK(effects[0].kind == Effect::Kind::kHttp);
+  CHECK(effects[0].args["url"] == "http://localhost:11434/v1/chat/completions");
+  CHECK_FALSE(effects[0].args.contains("credential"));
+}

@@ -320,7 +320,8 @@ TEST_CASE("every shipped workflow is valid", "[workflow]") {
   for (const char* f : {"workflows/ingestion_digest.yaml", "workflows/examples/fanout.yaml",
                         "workflows/examples/conditional.yaml", "workflows/examples/retry_timeout.yaml",
                         "workflows/examples/loop_until.yaml", "workflows/examples/parallel.yaml",
-                        "workflows/examples/keywords_digest.yaml", "workflows/examples/approval.yaml"}) {
+                        "workflows/examples/keywords_digest.yaml", "workflows/examples/approval.yaml",
+                        "workflows/examples/llm_hello.yaml"}) {
     INFO(f);
     CHECK(errors_of(test::read_source_file(f)).empty());
   }

@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <cctype>
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <vector>
@@ -33,10 +34,16 @@ struct Transfer {
   bool too_large = false;
   const std::atomic<bool>* cancel = nullptr;
   std::string carry;  // the tail of the last streamed piece, held back in case a secret spans pieces
+  std::chrono::steady_clock::time_point last_bytes = std::chrono::steady_clock::now();
+  bool went_silent = false;  // no byte for longer than the read timeout
 };
 
+// Keys shorter than this are not scrubbed: they are placeholders for local servers ("ollama"),
+// and replacing a short string would corrupt ordinary text.
+constexpr std::size_t kMinScrubbedSecret = 8;
+
 std::string scrub(std::string text, const std::string& secret) {
-  if (secret.empty()) return text;
+  if (secret.size() < kMinScrubbedSecret) return text;
   for (std::size_t at = text.find(secret); at != std::string::npos; at = text.find(secret, at)) {
     text.replace(at, secret.size(), "[redacted]");
   }
@@ -46,13 +53,14 @@ std::string scrub(std::string text, const std::string& secret) {
 std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   std::size_t len = size * n;
+  t->last_bytes = std::chrono::steady_clock::now();
   if (t->spec->on_chunk) {
     long status = 0;
     curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
     if (status >= 200 && status < 300) {
       // Hold back the last secret-length - 1 bytes: a secret split over two pieces is still found.
       std::string piece = t->carry + std::string(data, len);
-      std::size_t keep = t->spec->secret.empty() ? 0 : std::min(piece.size(), t->spec->secret.size() - 1);
+      std::size_t keep = t->spec->secret.size() < kMinScrubbedSecret ? 0 : std::min(piece.size(), t->spec->secret.size() - 1);
       t->carry = piece.substr(piece.size() - keep);
       piece.resize(piece.size() - keep);
       piece = scrub(std::move(piece), t->spec->secret);
@@ -70,6 +78,7 @@ std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
 
 std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
+  t->last_bytes = std::chrono::steady_clock::now();
   std::string line(data, size * n);
   auto colon = line.find(':');
   if (colon != std::string::npos) {
@@ -85,9 +94,18 @@ std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
   return size * n;
 }
 
+// Called by libcurl at least once a second, and whenever data moves.
 int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   auto* t = static_cast<Transfer*>(user);
-  return t->cancel && t->cancel->load() ? 1 : 0;
+  if (t->cancel && t->cancel->load()) return 1;
+  if (t->spec->read_timeout_ms > 0) {
+    auto silent = std::chrono::steady_clock::now() - t->last_bytes;
+    if (silent > std::chrono::milliseconds(t->spec->read_timeout_ms)) {
+      t->went_silent = true;
+      return 1;
+    }
+  }
+  return 0;
 }
 
 struct TransferResult {
@@ -125,11 +143,9 @@ TransferResult perform(const TransferSpec& spec, const std::atomic<bool>& cancel
   curl_easy_setopt(c, CURLOPT_USERAGENT, "loom/0.1");
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(spec.connect_timeout_ms > 0 ? spec.connect_timeout_ms : 10000));
   if (spec.total_timeout_ms > 0) curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(spec.total_timeout_ms));
-  if (spec.read_timeout_ms > 0) {
-    // Silence for this long (less than a byte a second) ends the transfer; libcurl counts whole seconds.
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>((spec.read_timeout_ms + 999) / 1000));
-  }
+  // The read timeout is kept by on_progress: libcurl's own low-speed check averages over a window
+  // that includes the request sent, and reacts seconds late.
+  r.t.last_bytes = std::chrono::steady_clock::now();
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.t);
@@ -159,12 +175,12 @@ std::optional<EffectResult> transport_failure(const TransferResult& r, const std
     return EffectResult::failure(ErrorCode::kBadRequest, "the response of " + what + " is larger than max_bytes (" +
                                                              std::to_string(r.t.spec->max_bytes) + ")");
   }
-  if (r.code == CURLE_ABORTED_BY_CALLBACK) return EffectResult::failure(ErrorCode::kCancelled, "cancelled");
-  if (r.code == CURLE_OPERATION_TIMEDOUT) {
-    bool silent = r.t.spec->read_timeout_ms > 0 && r.status > 0;
-    return EffectResult::failure(ErrorCode::kTimeout, silent ? what + " went silent for longer than the read timeout"
-                                                             : what + " timed out");
+  if (r.code == CURLE_ABORTED_BY_CALLBACK && r.t.went_silent) {
+    return EffectResult::failure(ErrorCode::kTimeout, what + " sent nothing for longer than the read timeout (" +
+                                                          std::to_string(r.t.spec->read_timeout_ms) + " ms)");
   }
+  if (r.code == CURLE_ABORTED_BY_CALLBACK) return EffectResult::failure(ErrorCode::kCancelled, "cancelled");
+  if (r.code == CURLE_OPERATION_TIMEDOUT) return EffectResult::failure(ErrorCode::kTimeout, what + " timed out");
   if (r.code == CURLE_FAILED_INIT) return EffectResult::failure(ErrorCode::kHostError, "libcurl could not start a transfer");
   if (r.code == CURLE_PARTIAL_FILE || r.code == CURLE_RECV_ERROR || r.code == CURLE_GOT_NOTHING) {
     // The server closed the connection before the answer was complete: retryable, like a 5xx.
