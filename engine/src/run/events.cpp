@@ -97,7 +97,8 @@ Json effect_to_json(const Effect& e) {
   j["id"] = e.id;
   switch (e.kind) {
     case Effect::Kind::kAgent:
-      j["kind"] = "agent";
+    case Effect::Kind::kHttp:
+      j["kind"] = e.kind == Effect::Kind::kHttp ? "http" : "agent";
       j["agent"] = e.agent;
       j["args"] = e.args;
       j["pool"] = e.pool;
@@ -112,14 +113,6 @@ Json effect_to_json(const Effect& e) {
     case Effect::Kind::kCancel:
       j["kind"] = "cancel";
       j["cancels"] = e.cancels;
-      break;
-    case Effect::Kind::kHttp:
-      j["kind"] = "http";
-      j["agent"] = e.agent;
-      j["args"] = e.args;
-      j["pool"] = e.pool;
-      if (e.deadline_ms > 0) j["deadline"] = e.deadline_ms;
-      if (!e.cache_key.empty()) j["cache_key"] = e.cache_key;
       break;
   }
   if (!e.step.empty()) j["step"] = e.step;
