@@ -238,6 +238,7 @@ int cmd_run(const RunArgs& a) {
                        "~/.config/loom/models.yaml");
   }
   std::unique_ptr<Run> run;
+  std::vector<Event> resumed_events;
   std::string log_path = !a.resume.empty() ? a.resume : a.events;
   std::int64_t clock_base = 0;
   if (!a.resume.empty()) {
@@ -246,6 +247,7 @@ int cmd_run(const RunArgs& a) {
     }
     auto events = read_log(a.resume);
     if (!events) return usage_error(events.error().format());
+    resumed_events = *events;
     auto r = Run::restore(wf, *events, agents, &library, &options);
     if (!r) return usage_error(r.error().format());
     run = std::move(*r);
@@ -277,6 +279,7 @@ int cmd_run(const RunArgs& a) {
   }
   bool tty = isatty(STDERR_FILENO);
   Progress progress(stderr, tty, wf->steps.size());
+  if (!a.resume.empty()) progress.absorb(resumed_events);
   HostConfig config;
   config.cache_dir = a.cache_dir;
   config.clock_base_ms = clock_base;
@@ -301,7 +304,12 @@ int cmd_run(const RunArgs& a) {
   if (exit == HostExit::kInterrupted) {
     progress.summary(*run);
     if (!log_path.empty()) {
-      std::fprintf(stderr, "\ninterrupted. Resume with:\n  loom run %s --resume %s\n", a.file.c_str(), log_path.c_str());
+      std::string again = "loom run " + a.file + " --resume " + log_path;
+      if (!a.models.empty()) again += " --models " + a.models;
+      if (a.budget_usd > 0) again += " --budget-usd " + Json(a.budget_usd).dump();
+      if (a.budget_tokens > 0) again += " --budget-tokens " + std::to_string(a.budget_tokens);
+      if (!a.cache_dir.empty()) again += " --cache-dir " + a.cache_dir;
+      std::fprintf(stderr, "\ninterrupted. Resume with:\n  %s\n", again.c_str());
     } else {
       std::fprintf(stderr, "\ninterrupted. Run with --events FILE to be able to resume.\n");
     }

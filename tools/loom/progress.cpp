@@ -24,7 +24,15 @@ std::string tokens(std::int64_t in, std::int64_t out) {
 Progress::Progress(std::FILE* out, bool tty, std::size_t top_level_steps)
     : out_(out), tty_(tty), total_(top_level_steps) {}
 
+void Progress::absorb(const std::vector<Event>& events) {
+  quiet_ = true;
+  for (const auto& e : events) on_event(e);
+  quiet_ = false;
+  paused_ = false;
+}
+
 void Progress::line(const std::string& text) {
+  if (quiet_) return;
   if (tty_ && line_shown_) std::fputs("\r\033[K", out_);
   line_shown_ = false;
   std::fputs(text.c_str(), out_);

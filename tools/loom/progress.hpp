@@ -16,6 +16,9 @@ class Progress {
  public:
   Progress(std::FILE* out, bool tty, std::size_t top_level_steps);
   void on_event(const Event& e);
+  /// Takes in the events of a resumed run's log without printing them, so that the summary
+  /// counts the whole run (its time, attempts, tokens and cost).
+  void absorb(const std::vector<Event>& events);
   void tick(std::int64_t now);
   /// Clears the status line and prints the table of steps.
   void summary(const Run& run);
@@ -45,6 +48,7 @@ class Progress {
   std::int64_t now_ = 0;
   bool line_shown_ = false;
   bool paused_ = false;  // a question is on the terminal: do not draw over it
+  bool quiet_ = false;   // absorbing a log: update, do not print
   std::int64_t tokens_in_ = 0;  // the run's model calls
   std::int64_t tokens_out_ = 0;
   double cost_ = 0;
