@@ -229,10 +229,15 @@ int cmd_run(const RunArgs& a) {
   options.budget.max_cost_usd = a.budget_usd;
   options.budget.max_tokens = a.budget_tokens;
   std::string models_path = find_models_file(a.models);
+  bool needs_models = calls_models(wf->steps, agents);
   if (!models_path.empty()) {
     options.models = load_models_file(models_path);
-    if (!options.models) return 1;
-  } else if (calls_models(wf->steps, agents)) {
+    if (!options.models) {
+      // A broken default models file does not stop a workflow that calls no model.
+      if (needs_models || !a.models.empty()) return 1;
+      std::fprintf(stderr, "loom: going on without %s: %s calls no model\n", models_path.c_str(), wf->name.c_str());
+    }
+  } else if (needs_models) {
     return usage_error(wf->name + " calls models, and no models file was found",
                        "pass --models workflows/models/default.yaml (edit it first), set LOOM_MODELS, or copy it to "
                        "~/.config/loom/models.yaml");
