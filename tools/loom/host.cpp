@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -135,6 +136,20 @@ class Host {
     cv_.notify_one();
   }
 
+  // Milliseconds until the effect's deadline (at least 1), 0 when it has none.
+  std::int64_t time_left(const Effect& e) const {
+    return e.deadline_ms > 0 ? std::max<std::int64_t>(1, e.deadline_ms - now()) : 0;
+  }
+
+  // Performs `job` on a worker thread of its own; its result completes effect `id`.
+  void spawn(std::uint64_t id, bool blocking, std::function<EffectResult(const std::atomic<bool>& cancel)> job) {
+    auto worker = std::make_unique<Worker>();
+    Worker* w = worker.get();
+    w->blocking = blocking;
+    w->thread = std::thread([this, w, id, job = std::move(job)] { complete(id, job(w->cancel)); });
+    workers_[id] = std::move(worker);
+  }
+
   void perform(Effect e) {
     switch (e.kind) {
       case Effect::Kind::kCancel: {
@@ -155,16 +170,12 @@ class Host {
         return;
       }
       case Effect::Kind::kHttp: {
-        auto worker = std::make_unique<Worker>();
-        Worker* w = worker.get();
-        std::int64_t timeout = e.deadline_ms > 0 ? std::max<std::int64_t>(1, e.deadline_ms - now()) : 0;
+        std::int64_t timeout = time_left(e);
         std::uint64_t id = e.id;
-        Json args = std::move(e.args);
-        w->thread = std::thread([this, w, id, args, timeout] {
+        spawn(id, false, [this, id, args = std::move(e.args), timeout](const std::atomic<bool>& cancel) {
           auto on_chunk = [this, id](std::string_view bytes) { stream_chunk(id, bytes); };
-          complete(id, http_request(args, timeout, w->cancel, config_.secrets, on_chunk));
+          return http_request(args, timeout, cancel, config_.secrets, on_chunk);
         });
-        workers_[id] = std::move(worker);
         return;
       }
       case Effect::Kind::kAgent:
@@ -176,22 +187,14 @@ class Host {
       return;
     }
     if (e.agent == "http.fetch") {
-      auto worker = std::make_unique<Worker>();
-      Worker* w = worker.get();
-      std::int64_t timeout = e.deadline_ms > 0 ? std::max<std::int64_t>(1, e.deadline_ms - now()) : 0;
-      std::uint64_t id = e.id;
-      Json args = std::move(e.args);
-      w->thread = std::thread([this, w, id, args, timeout] { complete(id, http_fetch(args, timeout, w->cancel)); });
-      workers_[id] = std::move(worker);
+      std::int64_t timeout = time_left(e);
+      spawn(e.id, false, [args = std::move(e.args), timeout](const std::atomic<bool>& cancel) {
+        return http_fetch(args, timeout, cancel);
+      });
       return;
     }
     if (e.agent == "human.input") {
-      auto worker = std::make_unique<Worker>();
-      worker->blocking = true;
-      std::uint64_t id = e.id;
-      Json args = std::move(e.args);
-      worker->thread = std::thread([this, id, args] { complete(id, ask_person(args)); });
-      workers_[id] = std::move(worker);
+      spawn(e.id, true, [args = std::move(e.args)](const std::atomic<bool>&) { return ask_person(args); });
       return;
     }
     complete(e.id, EffectResult::failure(ErrorCode::kNotImplemented,
