@@ -7,7 +7,6 @@
 #include <cstdio>
 
 #include "run/run_state.hpp"
-#include "workflow/hash.hpp"
 
 namespace loom {
 namespace {
@@ -216,13 +215,10 @@ void RunState::start_model_call(ItemRef ref, Json args, int attempt) {
     item_failed_final(ref, err);
     return;
   }
-  std::string key;
-  if (s.agent->cacheable && s.def->cache) {
-    // The same arguments to the same provider model give the same answer, whatever its pool name.
-    key = detail::hash_hex(s.agent->name + "\n" + s.agent->version + "\n" + std::string(llm::provider_name(model.provider)) +
-                           "\n" + model.base_url + "\n" + model.model_id + "\n" +
-                           args.dump(-1, ' ', false, Json::error_handler_t::replace));
-  }
+  // The same arguments to the same provider model give the same answer, whatever its pool name.
+  std::string key = cache_key(s, std::string(llm::provider_name(model.provider)) + "\n" + model.base_url + "\n" +
+                                     model.model_id + "\n",
+                              args);
   if (options_.use_cache && !key.empty() && !it.cache_checked) {
     Effect ef = effect_for(ref, attempt);
     ef.cache_key = key;
@@ -289,13 +285,7 @@ void RunState::resolve_model_call(ItemRef ref, std::uint64_t id, llm::ResponseDe
   if (r.output.is_object() && r.output.contains("body") && r.output["body"].is_string()) {
     decoder.set_status(status);
     std::string text = decoder.feed(r.output["body"].get_ref<const std::string&>());
-    if (!text.empty()) {
-      Event d = make(EventType::kStepOutputDelta, ref.step, ref.item);
-      d.attempt = it.attempt;
-      d.effect = id;
-      d.data = {{"delta", std::move(text)}};
-      emit(std::move(d));
-    }
+    if (!text.empty()) emit_delta(ref, id, std::move(text));
   }
   llm::ResponseDecoder::Outcome o = decoder.finish(status, headers);
   auto spend_of = [&](llm::Usage usage, bool estimated) {

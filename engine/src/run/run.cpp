@@ -705,6 +705,12 @@ void RunState::attempt_failed(ItemRef ref, const Error& error, std::int64_t retr
   item_failed_final(ref, error, spend);
 }
 
+std::string RunState::cache_key(const StepInst& s, std::string_view identity, const Json& args) const {
+  if (!s.agent->cacheable || !s.def->cache) return "";
+  return detail::hash_hex(s.agent->name + "\n" + s.agent->version + "\n" + std::string(identity) +
+                          args.dump(-1, ' ', false, Json::error_handler_t::replace));
+}
+
 Effect RunState::effect_for(ItemRef ref, int attempt) const {
   const StepInst& s = *ref.step;
   Effect ef;
@@ -793,11 +799,7 @@ void RunState::start_item(ItemRef ref) {
         start_model_call(ref, std::move(*args), attempt);
         return;
       }
-      std::string key;
-      if (s.agent->cacheable && s.def->cache) {
-        key = detail::hash_hex(s.agent->name + "\n" + s.agent->version + "\n" +
-                               args->dump(-1, ' ', false, Json::error_handler_t::replace));
-      }
+      std::string key = cache_key(s, "", *args);
       Effect ef = effect_for(ref, attempt);
       ef.cache_key = key;
       if (options_.use_cache && !key.empty() && !it.cache_checked) {
@@ -1131,12 +1133,16 @@ Status RunState::feed(std::uint64_t id, std::string_view chunk, std::int64_t now
   } else {
     text = valid_utf8(chunk);
   }
-  Event d = make(EventType::kStepOutputDelta, f->second.ref.step, f->second.ref.item);
-  d.attempt = f->second.ref.get().attempt;
-  d.effect = id;
+  emit_delta(f->second.ref, id, std::move(text));
+  return {};
+}
+
+void RunState::emit_delta(ItemRef ref, std::uint64_t effect, std::string text) {
+  Event d = make(EventType::kStepOutputDelta, ref.step, ref.item);
+  d.attempt = ref.get().attempt;
+  d.effect = effect;
   d.data = {{"delta", std::move(text)}};
   emit(std::move(d));
-  return {};
 }
 
 Status RunState::cancel(std::int64_t now, std::string_view reason) {
@@ -1215,11 +1221,7 @@ Json RunState::snapshot() const {
     if (s->view.is_object() && s->view.contains("output") && !s->view["output"].is_null()) j["output"] = s->view["output"];
     if (s->error.code != ErrorCode::kOk) j["error"] = error_json(s->error);
     if (!s->model.empty()) j["model"] = s->model;
-    if (s->spend.any) {
-      Json sp = s->spend.to_json();
-      j["usage"] = sp["usage"];
-      j["cost_usd"] = sp["cost_usd"];
-    }
+    if (s->spend.any) add_spend(&j, s->spend.to_json());
     if (s->scheduled_at >= 0) j["scheduled_at"] = s->scheduled_at;
     if (s->started_at >= 0) j["started_at"] = s->started_at;
     if (s->finished_at >= 0) j["finished_at"] = s->finished_at;
@@ -1227,11 +1229,7 @@ Json RunState::snapshot() const {
   }
   Json out = {{"workflow", workflow_->name}, {"run_id", options_.run_id},
               {"status", run_status_name(status_)}, {"steps", std::move(steps)}};
-  if (spent_.any) {
-    Json sp = spent_.to_json();
-    out["usage"] = sp["usage"];
-    out["cost_usd"] = sp["cost_usd"];
-  }
+  if (spent_.any) add_spend(&out, spent_.to_json());
   if (budget_.max_cost_usd > 0 || budget_.max_tokens > 0) {
     out["budget"] = Json::object();
     if (budget_.max_cost_usd > 0) out["budget"]["max_cost_usd"] = budget_.max_cost_usd;

@@ -250,6 +250,10 @@ class RunState {
   void item_failed_final(ItemRef ref, const Error& error, const Json& spend = Json());
   const RetryPolicy& retry_policy(const StepInst& step) const;
   Effect effect_for(ItemRef ref, int attempt) const;  // agent, step, item, attempt and pool filled in
+  // The step cache key of a call: agent, version, what else decides the answer (`identity`, "" for
+  // most agents) and the arguments; "" when the step may not be cached.
+  std::string cache_key(const StepInst& s, std::string_view identity, const Json& args) const;
+  void emit_delta(ItemRef ref, std::uint64_t effect, std::string text);  // a step_output_delta
   void begin_cache_lookup(ItemRef ref, Effect ef);     // asks the host's step cache for ef.cache_key
   // Model calls (model_calls.cpp).
   Result<const llm::ModelSpec*> model_for(Item& it, const Json& args) const;
