@@ -676,3 +676,27 @@ test('loom models lists each model and whether its key is set, never the key', T
   }
   assert.equal((await stats()).total, 0, 'listing calls no model');
 });
+
+test('finding the models file: a broken one is reported at its line; none at all stops a model workflow', T, async () => {
+  const dir = tmp();
+  const broken = join(dir, 'broken.yaml');
+  writeFileSync(broken, 'models:\n  draft: {provider: opneai, model: m}\n');
+  // Named with --models: its errors stop the run, whatever the workflow.
+  let r = await runLoom(['run', HELLO, '--models', broken]);
+  assert.equal(r.code, 1, show(r));
+  assert.match(r.stderr, /broken\.yaml:2:\d+: error\[invalid_value\]: model 'draft': unknown provider 'opneai'/);
+  assert.match(r.stderr, /did you mean 'openai'\?/);
+  // Found through LOOM_MODELS, by a workflow that calls no model: reported, and the run goes on.
+  const offline = join(root, 'workflows/examples/keywords_digest.yaml');
+  r = await runLoom(['run', offline, '-i', 'text=The sea at dawn. The sea at night.'], {
+    env: { ...baseEnv(), LOOM_MODELS: broken },
+  });
+  assert.match(r.stderr, /error\[invalid_value\]/, show(r));
+  assert.match(r.stderr, /going on without .*broken\.yaml/);
+  assert.equal(r.code, 0, show(r));
+  // No models file anywhere, and the workflow calls a model: stopped before anything starts.
+  r = await runLoom(['run', HELLO], { env: baseEnv() });
+  assert.equal(r.code, 2, show(r));
+  assert.match(r.stderr, /llm_hello calls models, and no models file was found/);
+  assert.match(r.stderr, /--models workflows\/models\/default\.yaml/);
+});
