@@ -89,6 +89,15 @@ class Engine {
     return ok(out);
   }
 
+  // A models file (YAML): its pool as JSON, or every error with its line.
+  std::string models(const std::string& yaml, const std::string& file) {
+    return guarded([&]() -> std::string {
+      loom::llm::ModelPoolLoad pool = loom::llm::load_model_pool(yaml, file.empty() ? "models.yaml" : file);
+      if (!pool.errors.empty()) return fail_all(pool.errors);
+      return ok(loom::llm::model_pool_to_json(*pool.pool));
+    });
+  }
+
   std::string start(const std::string& workflow, const std::string& inputs_json, const std::string& options_json,
                     double now) {
     return guarded([&]() -> std::string {
@@ -320,6 +329,7 @@ EMSCRIPTEN_BINDINGS(loom) {
       .function("load", &Engine::load)
       .function("validate", &Engine::validate)
       .function("agents", &Engine::agents)
+      .function("models", &Engine::models)
       .function("start", &Engine::start)
       .function("restore", &Engine::restore)
       .function("poll", &Engine::poll)

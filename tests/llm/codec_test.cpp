@@ -1388,6 +1388,44 @@ TEST_CASE("load_model_pool: each error with its code and line", "[llm]") {
   }
 }
 
+TEST_CASE("model_pool_to_json: what the studio shows and builds its connection policy from", "[llm]") {
+  const std::string yaml =
+      "default: fast\n"
+      "models:\n"
+      "  fast:\n"
+      "    provider: openai\n"
+      "    model: gpt-4o-mini\n"
+      "    price: {input: 0.15, output: 0.6}\n"
+      "    fallback: [local]\n"
+      "  local:\n"
+      "    provider: ollama\n"
+      "    model: llama3.2\n"
+      "    temperature: 0.7\n";
+  ModelPoolLoad r = load(yaml);
+  for (const auto& e : r.errors) UNSCOPED_INFO(e.format());
+  REQUIRE(r.errors.empty());
+  Json j = model_pool_to_json(*r.pool);
+  CHECK(j["default"] == "fast");
+  REQUIRE(j["models"].size() == 2);
+  const Json& fast = j["models"][0];
+  CHECK(fast["name"] == "fast");
+  CHECK(fast["provider"] == "openai");
+  CHECK(fast["base_url"] == "https://api.openai.com/v1");
+  CHECK(fast["model"] == "gpt-4o-mini");
+  CHECK(fast["credential"]["name"] == "OPENAI_API_KEY");
+  CHECK(fast["credential"]["header"] == "Authorization");
+  CHECK(fast["price"]["input_per_mtok"] == Approx(0.15));
+  CHECK(fast["price"]["output_per_mtok"] == Approx(0.6));
+  CHECK(fast["fallback"] == Json::array({"local"}));
+  CHECK(fast["line"] == line_of(yaml, "fast:"));
+  CHECK_FALSE(fast.contains("temperature"));
+  const Json& local = j["models"][1];
+  CHECK(local["name"] == "local");
+  CHECK(local["base_url"] == "http://localhost:11434/v1");
+  CHECK(local["credential"]["name"] == "");
+  CHECK(local["temperature"] == Approx(0.7));
+}
+
 TEST_CASE("ModelPool: add, find, names, default", "[llm]") {
   ModelPool pool;
   pool.add(openai_spec());

@@ -145,7 +145,7 @@ async function readBytesInNode(url) {
 }
 
 function defaultModuleUrl() {
-  if (isNode) return new URL('../../build/wasm-release/loom.mjs', import.meta.url).href;
+  if (isNode) return new URL(/* @vite-ignore */ '../../build/wasm-release/loom.mjs', import.meta.url).href;
   return new URL('/wasm/loom.mjs', globalThis.location?.href ?? import.meta.url).href;
 }
 
@@ -289,6 +289,13 @@ export class LoomEngine {
   /// [] when it is valid. Does not add it to the library.
   validate(yaml, file = '') {
     return this.#call('validate', String(yaml), String(file));
+  }
+
+  /// Parses a models file (YAML, docs/models.md): {default, models: [{name, provider, base_url,
+  /// model, credential: {name, header, prefix}, price, limits, timeouts, fallback, line, ...}]}.
+  /// Throws the first error with every error (each with its line) in `.errors`.
+  models(yaml, file = 'models.yaml') {
+    return this.#call('models', String(yaml), String(file));
   }
 
   /// The registered agents: [{name, description, kind, params}].

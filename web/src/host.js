@@ -39,7 +39,10 @@ function failure(code, message, retryAfterMs) {
 /// Runs `workflow` (already loaded into `engine`) to the end, or continues a persisted run when
 /// `restore` (its event log) is given. perform(effect, {signal, feed, cache, secrets}) returns
 /// {ok: true, output} or {ok: false, error: {code, message}, retry_after_ms}; a throw becomes
-/// host_error. onEvents(events) is awaited before effects start; aborting `signal` cancels the run.
+/// host_error. onEvents(events, {snapshot}) is awaited before effects start (snapshot() is the
+/// run's state as the engine sees it now); aborting `signal` cancels the run. `cache` is the step
+/// cache: get(key) -> output or undefined, set(key, output); either may return a promise (a Map
+/// works, and so does IndexedDB).
 /// `secrets(name)` gives a model credential's key (it reaches perform, never the engine).
 /// `now` and `setTimer(fn, ms) -> cancel` are the clock, replaceable in tests.
 /// Returns {status, outputs, error, snapshot}; throws EngineError from start/restore and whatever
@@ -56,13 +59,17 @@ export async function runWorkflow(engine, {
   const notify = () => wake?.();
   signal?.addEventListener('abort', notify);
 
+  const progress = { snapshot: () => engine.snapshot(run) };
   let emitting = Promise.resolve();
   const emit = (events) => {
     if (!events?.length) return emitting;
-    emitting = emitting.then(() => onEvents(events));
+    emitting = emitting.then(() => onEvents(events, progress));
     if (cache) {
       for (const e of events) {
-        if (e.type === 'step_succeeded' && e.cache_key && !e.cached) cache.set(e.cache_key, e.output);
+        if (e.type === 'step_succeeded' && e.cache_key && !e.cached) {
+          // The cache only saves work; a write that fails (a full disk) must not fail the run.
+          emitting = emitting.then(() => cache.set(e.cache_key, e.output)).then(() => {}, () => {});
+        }
       }
     }
     return emitting;
@@ -270,12 +277,17 @@ async function httpRequest(args, { signal, feed, secrets, fetchImpl }) {
 }
 
 /// The offline host's effects: util.sleep, http.fetch (global fetch), model calls (`http`
-/// effects; keys from `secrets(name)`), cache lookups in `cache` (a Map; a miss without one).
+/// effects; keys from `secrets(name)`), cache lookups in `cache` ({get}; a miss without one).
 /// Every other agent answers not_implemented.
 export async function performEffect(effect, { signal, cache, feed, secrets, fetch: fetchImpl = globalThis.fetch } = {}) {
   if (effect.kind === 'cache_lookup') {
-    if (cache?.has(effect.cache_key)) return { ok: true, output: { hit: true, output: cache.get(effect.cache_key) } };
-    return { ok: true, output: { hit: false } };
+    let output;
+    try {
+      output = await cache?.get(effect.cache_key);
+    } catch {
+      output = undefined;  // an unreadable cache is a miss: the step runs again
+    }
+    return output === undefined ? { ok: true, output: { hit: false } } : { ok: true, output: { hit: true, output } };
   }
   if (effect.kind === 'http') return httpRequest(effect.args ?? {}, { signal, feed, secrets, fetchImpl });
   switch (effect.agent) {

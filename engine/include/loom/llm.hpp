@@ -108,6 +108,13 @@ struct ModelPoolLoad {
 /// model and fallback cycles are errors.
 ModelPoolLoad load_model_pool(std::string_view text, std::string_view file, const VariableLookup& vars = {});
 
+/// The pool as JSON, for hosts that show or check it (the studio's settings, its connection
+/// policy): {default, models: [{name, provider, base_url, model, credential: {name, header,
+/// prefix}, temperature?, max_tokens?, stream, price: {input_per_mtok, output_per_mtok}, limits:
+/// {concurrency, requests_per_minute, tokens_per_minute}, timeouts: {connect_ms, read_ms},
+/// context_tokens, fallback, line}]}, models sorted by name. Never holds a key (the pool has none).
+Json model_pool_to_json(const ModelPool& pool);
+
 // ---------------------------------------------------------------- a call
 
 struct Message {

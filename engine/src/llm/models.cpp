@@ -361,6 +361,31 @@ void ModelPool::add(ModelSpec spec) {
   models_[name] = std::move(spec);
 }
 
+Json model_pool_to_json(const ModelPool& pool) {
+  Json models = Json::array();
+  for (const auto& name : pool.names()) {
+    const ModelSpec& m = *pool.find(name);
+    Json j = {{"name", m.name},
+              {"provider", provider_name(m.provider)},
+              {"base_url", m.base_url},
+              {"model", m.model_id},
+              {"credential", {{"name", m.credential.name}, {"header", m.credential.header}, {"prefix", m.credential.prefix}}},
+              {"stream", m.stream},
+              {"price", {{"input_per_mtok", m.price_input_per_mtok}, {"output_per_mtok", m.price_output_per_mtok}}},
+              {"limits", {{"concurrency", m.concurrency}, {"requests_per_minute", m.requests_per_minute},
+                          {"tokens_per_minute", m.tokens_per_minute}}},
+              {"timeouts", {{"connect_ms", m.connect_timeout_ms}, {"read_ms", m.read_timeout_ms}}},
+              {"context_tokens", m.context_tokens},
+              {"fallback", m.fallback},
+              {"line", m.line}};
+    if (m.temperature) j["temperature"] = *m.temperature;
+    if (m.max_tokens) j["max_tokens"] = *m.max_tokens;
+    if (!m.system.empty()) j["system"] = m.system;
+    models.push_back(std::move(j));
+  }
+  return {{"default", pool.default_model()}, {"models", std::move(models)}};
+}
+
 ModelPoolLoad load_model_pool(std::string_view text, std::string_view file, const VariableLookup& vars) {
   PoolLoader loader(file, vars);
   return loader.load(text);
