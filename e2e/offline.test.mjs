@@ -237,7 +237,7 @@ test('offline: the service worker serves the studio with a fresh CSP, and it ope
         if (result.matched !== undefined) assert.equal(result.matched, 'network');
       });
 
-      await t.test('keywords_digest runs offline in the page', { todo: 'needs the new UI' }, async () => {
+      await t.test('keywords_digest runs offline in the page', async () => {
         const item = page.locator('[data-testid="workflow-item-keywords_digest"]');
         assert.equal(await item.count(), 1, 'the workflow list offers keywords_digest');
         await item.click();

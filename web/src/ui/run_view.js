@@ -32,6 +32,7 @@ export async function runView(root, ctx, runId) {
   let { record, snapshot } = view;
   const events = [...view.events];
   let selected = null;
+  let picked = false;  // the writer chose the step shown
   let frame = 0;
 
   let steps = [];
@@ -76,6 +77,7 @@ export async function runView(root, ctx, runId) {
   const dag = renderDag(dagBox, steps, { onSelect: (id) => select(id) });
 
   function select(path) {
+    picked = true;
     selected = path;
     dag.select(topStep(path));
     drawDetail();
@@ -171,9 +173,13 @@ export async function runView(root, ctx, runId) {
   }
 
   function drawDetail() {
-    if (!selected) {
+    // Until the writer picks a step, the detail follows the step that is streaming.
+    if (!picked) {
       const running = (snapshot?.steps ?? []).find((s) => s.status === 'running' && s.partial);
-      if (running) selected = running.path;
+      if (running && running.path !== selected) {
+        selected = running.path;
+        dag.select(topStep(selected));
+      }
     }
     if (!selected) {
       detail.replaceChildren(el('p', { cls: 'note', text: 'Select a step to see its output.' }));
