@@ -149,7 +149,7 @@ export async function runView(root, ctx, runId) {
     const statuses = {};
     for (const s of steps) {
       const snap = byPath.get(s.id);
-      if (snap) statuses[s.id] = { status: snap.cached ? 'cached' : snap.status, attempts: snap.attempts ?? 0 };
+      if (snap) statuses[s.id] = { status: snap.cached ? 'cached' : snap.status, attempts: snap.attempts ?? 0, items: snap.items };
     }
     dag.update(statuses);
     const paths = [...byPath.keys()];
