@@ -103,6 +103,8 @@ export async function settingsView(root, ctx) {
         // policy into the next load of the page.
         saveStatus.textContent = 'saved — reloading to allow the new addresses';
         setTimeout(() => location.reload(), 300);
+      } else if (r.originsChanged) {
+        saveStatus.textContent = 'saved — reload the page to connect to the new addresses';
       }
     } catch (e) {
       errors.replaceChildren(errorBlock(e));
