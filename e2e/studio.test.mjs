@@ -221,6 +221,47 @@ test('the studio: runs, reloads, errors at their lines, keys', { skip }, async (
     assert.ok(await page.locator('[data-testid=run-history] tbody tr[data-status=succeeded]').count() >= 2);
   });
 
+  await t.test('a failed step: re-run from it, the finished draft comes from the step cache', async () => {
+    await fetch(`${fake.url}/_fake/reset`, { method: 'POST' });
+    const queued = await fetch(`${fake.url}/_fake/faults`, { method: 'POST',
+      body: JSON.stringify({ model: 'local-revise', faults: [{ type: 'status', status: 400 }] }) });
+    assert.equal(queued.status, 200);
+    await page.click('[data-testid=nav-workflows]');
+    await page.click('[data-testid=workflow-item-draft_revise]');
+    await page.waitForSelector('#input-outline');
+    await page.fill('#input-outline', 'A lighthouse in fog [[words:20]]');
+    await page.fill('#input-draft_model', 'local-draft');
+    await page.fill('#input-revise_model', 'local-revise');
+    await page.click('[data-testid=run-button]');
+    await page.waitForSelector('[data-testid=run-view][data-status=failed]', { timeout: 20_000 });
+    assert.equal(await page.getAttribute('[data-testid=step-revise]', 'data-status'), 'failed');
+    assert.match(await page.textContent('[data-testid=run-error]'), /bad_request/);
+    const failedUrl = page.url();
+    await page.click('[data-testid=rerun-failed]');
+    await page.waitForFunction((old) => location.href !== old, failedUrl);
+    await page.waitForSelector('[data-testid=run-view][data-status=succeeded]', { timeout: 20_000 });
+    assert.match(await page.textContent('[data-testid=step-draft]'), /\(cached\)/);
+    assert.match(await page.getAttribute('[data-testid=dag-node-draft]', 'aria-label'), /succeeded, cached/);
+    const s = await stats(fake);
+    assert.equal(s['local-draft'].requests, 1, 'the draft was not asked for again');
+    assert.equal(s['local-revise'].requests, 2);
+  });
+
+  await t.test('cancel: the run stops, its calls are aborted, it says cancelled', async () => {
+    await page.click('[data-testid=nav-workflows]');
+    await page.click('[data-testid=workflow-item-draft_revise]');
+    await page.waitForSelector('#input-outline');
+    await page.fill('#input-outline', 'A long night crossing [[words:400]]');
+    await page.click('[data-testid=run-button]');
+    await page.waitForFunction(() => (document.querySelector('[data-testid=stream-draft]')?.textContent ?? '').length > 20,
+      null, { timeout: 20_000 });
+    await page.click('[data-testid=cancel-button]');
+    await page.waitForSelector('[data-testid=run-view][data-status=cancelled]', { timeout: 10_000 });
+    assert.equal(await page.getAttribute('[data-testid=step-revise]', 'data-status'), 'cancelled');
+    assert.equal(await page.getAttribute('[data-testid=step-draft]', 'data-status'), 'cancelled');
+    assert.equal(await page.locator('[data-testid=rerun-failed]').count(), 1);
+  });
+
   await t.test('a broken workflow shows each error at its line, as you type', async () => {
     await page.click('[data-testid=nav-workflows]');
     await page.click('[data-testid=new-workflow]');

@@ -1,6 +1,6 @@
 // dom.js — the few DOM helpers every view uses. Text goes in with textContent only: workflow
 // text, model output and error messages are never parsed as HTML.
-import { EngineError } from '../engine.js';
+import { EngineError, errorCodeName } from '../engine.js';
 
 /// el('div', {text, cls, attrs, on: {click: fn}}, [children]) -> the element.
 export function el(tag, { text, cls, attrs, on } = {}, children = []) {
@@ -68,9 +68,18 @@ export function errorBlock(e, { testid = 'error' } = {}) {
   return box;
 }
 
+/// The name of an engine error object: events and snapshots spell the code ("bad_request"), the
+/// bindings' results give a number and a name.
+export function errorName(error) {
+  if (!error) return '';
+  if (typeof error.name === 'string' && error.name) return error.name;
+  if (typeof error.code === 'string') return error.code;
+  return errorCodeName(error.code) ?? 'error';
+}
+
 /// The text of an engine error object {code, name, message, hint}.
 export function errorText(error) {
   if (!error) return '';
-  const name = error.name ?? error.code ?? '';
+  const name = errorName(error);
   return `${name}${error.message ? `: ${error.message}` : ''}${error.hint ? ` (${error.hint})` : ''}`;
 }

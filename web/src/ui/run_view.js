@@ -2,7 +2,7 @@
 // text and errors, live while it runs; cancel, resume, re-run from the failed step.
 // Everything shown comes from the engine's snapshot of the run (rebuilt from the stored log
 // when this tab does not drive it) and from the log itself.
-import { el, errorText, formatCost, formatDuration, formatTime, formatTokens, preview } from './dom.js';
+import { el, errorName, errorText, formatCost, formatDuration, formatTime, formatTokens, preview } from './dom.js';
 import { renderDag } from './dag.js';
 
 const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
@@ -136,7 +136,7 @@ export async function runView(root, ctx, runId) {
       : '';
     if (snapshot?.error) {
       runError.replaceChildren(el('div', { cls: 'error', attrs: { role: 'alert', 'data-testid': 'run-error' } }, [
-        el('strong', { text: `${snapshot.error.name}: ` }), el('span', { text: snapshot.error.message }),
+        el('strong', { text: `${errorName(snapshot.error)}: ` }), el('span', { text: snapshot.error.message }),
         snapshot.error.hint ? el('div', { cls: 'hint', text: snapshot.error.hint }) : '',
       ]));
     } else {
