@@ -73,6 +73,8 @@ function route(ctx) {
 
 async function main() {
   registerServiceWorker();
+  const loadingEngine = loadEngine();  // fetch and compile the wasm while the database opens
+  loadingEngine.catch(() => {});     // reported below, once the store is open
   let storage;
   try {
     storage = await openStorage({
@@ -84,7 +86,7 @@ async function main() {
   }
   let engine;
   try {
-    engine = await loadEngine();
+    engine = await loadingEngine;
   } catch (e) {
     $('engine-status').textContent = 'the engine did not load';
     fatal('The engine did not load', e);

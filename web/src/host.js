@@ -60,19 +60,45 @@ export async function runWorkflow(engine, {
   signal?.addEventListener('abort', notify);
 
   const progress = { snapshot: () => engine.snapshot(run) };
-  let emitting = Promise.resolve();
-  const emit = (events) => {
-    if (!events?.length) return emitting;
-    emitting = emitting.then(() => onEvents(events, progress));
-    if (cache) {
-      for (const e of events) {
-        if (e.type === 'step_succeeded' && e.cache_key && !e.cached) {
-          // The cache only saves work; a write that fails (a full disk) must not fail the run.
-          emitting = emitting.then(() => cache.set(e.cache_key, e.output)).then(() => {}, () => {});
-        }
+  // Events are written in order, one onEvents call at a time. Those that arrive while a write is
+  // in flight (streamed deltas come fast) go together in the next call: one transaction per
+  // batch, not per chunk. A failed write is final: later events are refused too, so the stored
+  // log never has a gap.
+  let pending = [];
+  let writing = null;
+  let failed = null;
+  const cacheWrites = async (batch) => {
+    if (!cache) return;
+    for (const e of batch) {
+      if (e.type !== 'step_succeeded' || !e.cache_key || e.cached) continue;
+      try {
+        await cache.set(e.cache_key, e.output);
+      } catch {
+        // The cache only saves work; a write that fails (a full disk) must not fail the run.
       }
     }
-    return emitting;
+  };
+  const flush = async () => {
+    try {
+      while (pending.length) {
+        const batch = pending;
+        pending = [];
+        await onEvents(batch, progress);
+        await cacheWrites(batch);
+      }
+    } catch (e) {
+      failed = e;
+      throw e;
+    } finally {
+      writing = null;
+    }
+  };
+  /// Resolves once `events` (and every event before them) are written.
+  const emit = (events) => {
+    if (failed) return Promise.reject(failed);
+    if (events?.length) pending.push(...events);
+    if (!writing && pending.length) writing = flush();
+    return writing ?? Promise.resolve();
   };
 
   const start = (effect) => {
@@ -134,7 +160,7 @@ export async function runWorkflow(engine, {
         if (done.length || signal?.aborted) wake();
       });
     }
-    await emitting;
+    await emit([]);
     return { status: step.status, outputs: step.outputs ?? null, error: step.error ?? null, snapshot: engine.snapshot(run) };
   } finally {
     signal?.removeEventListener('abort', notify);

@@ -276,3 +276,73 @@ test('cache: succeeded cacheable outputs are stored and a later run with use_cac
     assert.deepEqual(second.outputs, first.outputs);
   });
 });
+
+const STREAMER = `name: streamer
+steps:
+  - id: s
+    agent: util.sleep
+    with: {ms: 1}
+  - id: t
+    agent: util.sleep
+    needs: [s]
+    with: {ms: 1}
+outputs:
+  done: "{{ steps.t.output }}"
+`;
+
+test('events that arrive while a write is in flight are written together, in order, with no gap', async () => {
+  const engine = await loadEngine();
+  try {
+    engine.load(STREAMER);
+    const batches = [];
+    const result = await runWorkflow(engine, {
+      workflow: 'streamer',
+      perform: async (effect, { feed }) => {
+        for (let i = 0; i < 50; i++) feed(`word${i} `);
+        return { ok: true, output: 'slept' };
+      },
+      onEvents: async (batch) => {
+        batches.push(batch);
+        await new Promise((r) => setTimeout(r, 2));  // a write takes time
+      },
+    });
+    assert.equal(result.status, 'succeeded');
+    const events = batches.flat();
+    assertSeqs(events);
+    const deltas = events.filter((e) => e.type === 'step_output_delta');
+    assert.equal(deltas.length, 100);
+    assert.equal(deltas.filter((e) => e.step === 's').map((e) => e.delta).join(''), Array.from({ length: 50 }, (_, i) => `word${i} `).join(''));
+    assert.ok(batches.length < 30, `100 deltas went in ${batches.length} writes, not one write each`);
+  } finally {
+    engine.dispose();
+  }
+});
+
+test('a failed write is final: nothing after it is written, and the run stops with that error', async () => {
+  const engine = await loadEngine();
+  try {
+    engine.load(STREAMER);
+    const written = [];
+    let calls = 0;
+    const performed = [];
+    await assert.rejects(runWorkflow(engine, {
+      workflow: 'streamer',
+      perform: async (effect, { feed }) => {
+        performed.push(effect.step);
+        for (let i = 0; i < 20; i++) feed(`w${i} `);
+        return { ok: true, output: 'slept' };
+      },
+      onEvents: async (batch) => {
+        calls += 1;
+        await new Promise((r) => setTimeout(r, 1));
+        if (calls === 3) throw Object.assign(new Error('the disk is full'), { code: 'quota_exceeded' });
+        written.push(...batch);
+      },
+    }), (e) => e.code === 'quota_exceeded');
+    assertSeqs(written);  // what was written is a prefix of the log: no gap
+    assert.equal(calls, 3, 'no write was tried after the failed one');
+    assert.deepEqual(performed, ['s'], 'the next step was not started after the failed write');
+  } finally {
+    engine.dispose();
+  }
+});
