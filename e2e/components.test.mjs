@@ -16,6 +16,8 @@ import { chromium } from 'playwright-core';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const UI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../web/src/ui');
+// The page adds a completion source to the editor with the one @codemirror/state the editor uses.
+const CM_STATE = fileURLToPath(import.meta.resolve('@codemirror/state'));
 
 // The studio's policy (tools/serve.mjs), with img-src 'self' only: CodeMirror's data: URL icons
 // must not be needed.
@@ -70,6 +72,7 @@ function mainJs() {
   return `
 import { createYamlEditor, jumpTo } from ${ui('editor.js')};
 import { renderDag } from ${ui('dag.js')};
+import { EditorState, StateEffect } from ${JSON.stringify(CM_STATE)};
 import ${ui('components.css')};
 
 const log = { validations: 0, diagnostics: [], changes: [], selected: [] };
@@ -116,6 +119,13 @@ const dag = renderDag(document.getElementById('dag'), ${JSON.stringify(STEPS)}, 
 window.__modules = { createYamlEditor, renderDag };
 window.__editor = editor;
 window.__dag = dag;
+// The studio's YAML has no completions yet; this source offers the agents, to see the tooltip.
+const agents = [{ autocomplete(cx) {
+  const word = cx.matchBefore(/[\\w.]+/);
+  return word ? { from: word.from, options: [...KNOWN].map((label) => ({ label, type: 'function' })) } : null;
+} }];
+window.__addCompletions = () => editor.view.dispatch({ effects: StateEffect.appendConfig.of(
+  EditorState.languageData.of(() => agents)) });
 document.body.dataset.ready = 'true';
 `;
 }
@@ -312,6 +322,98 @@ test('editor and graph in Chromium under a strict CSP', { skip: !existsSync(CHRO
       assert.equal(await page.evaluate(() => window.__editor.getText()), 'name: x\nsteps:\n  - id: a');
       await page.waitForFunction((n) => window.__log.changes.length === n + 1, changes);
       assert.equal((await log()).changes.at(-1), 'name: x\nsteps:\n  - id: a', 'only the typing was reported');
+    });
+
+    await t.test('Ctrl-Z after typing restores the text, Ctrl-Shift-Z redoes; setText starts the history over', async () => {
+      const text = () => page.evaluate(() => window.__editor.getText());
+      await page.evaluate(() => window.__editor.setText('name: x\nsteps: []\n'));
+      await page.evaluate(() => window.__editor.focus());
+      await page.keyboard.press('Control+Home');
+      await page.keyboard.press('End');
+      await page.keyboard.type('yz', { delay: 15 });
+      assert.equal(await text(), 'name: xyz\nsteps: []\n');
+      await page.keyboard.press('Control+z');
+      assert.equal(await text(), 'name: x\nsteps: []\n', 'the burst of typing is undone at once');
+      await page.keyboard.press('Control+z');
+      assert.equal(await text(), 'name: x\nsteps: []\n', 'the text before setText is not in the history');
+      await page.keyboard.press('Control+Shift+z');
+      assert.equal(await text(), 'name: xyz\nsteps: []\n');
+    });
+
+    await t.test('Ctrl-F opens a styled search panel in the shadow root; Enter finds, Escape closes', async () => {
+      await page.evaluate((doc) => window.__editor.setText(doc), DOC);
+      await page.evaluate(() => window.__editor.focus());
+      await page.keyboard.press('Control+Home');
+      await page.keyboard.press('Control+f');
+      const shadow = 'document.querySelector("[data-testid=yaml-editor]").shadowRoot';
+      await page.waitForFunction(`!!${shadow}.querySelector('.cm-panel.cm-search')`);
+      await page.keyboard.type('summar');
+      await page.keyboard.press('Enter');
+      const look = await page.evaluate(() => {
+        const root = document.querySelector('[data-testid=yaml-editor]').shadowRoot;
+        const panel = root.querySelector('.cm-panel.cm-search');
+        const { view } = window.__editor;
+        const { from, to } = view.state.selection.main;
+        return {
+          inDocument: document.querySelectorAll('.cm-search').length,
+          focused: root.activeElement?.getAttribute('name'),
+          padding: getComputedStyle(panel).paddingLeft,
+          close: getComputedStyle(panel.querySelector('[name=close]')).position,
+          panelBackground: getComputedStyle(panel.closest('.cm-panels')).backgroundColor,
+          matches: root.querySelectorAll('.cm-searchMatch').length,
+          matchBackground: getComputedStyle(root.querySelector('.cm-searchMatch')).backgroundColor,
+          selected: view.state.sliceDoc(from, to),
+          line: view.state.doc.lineAt(from).number,
+          violations: window.__violations,
+        };
+      });
+      assert.equal(look.inDocument, 0, 'the panel is inside the shadow root');
+      assert.equal(look.focused, 'search', 'the search field has the focus');
+      assert.equal(look.padding, '6px', "@codemirror/search's theme applies");
+      assert.equal(look.close, 'absolute');
+      assert.equal(look.panelBackground, 'rgb(246, 245, 241)', 'the studio theme colors the panel');
+      assert.equal(look.matches, 2, "both 'summar's are highlighted");
+      assert.notEqual(look.matchBackground, 'rgba(0, 0, 0, 0)');
+      assert.deepEqual([look.selected, look.line], ['summar', 5], 'Enter selects the first match');
+      assert.deepEqual(look.violations, []);
+      await page.keyboard.press('Escape');
+      await page.waitForFunction(`!${shadow}.querySelector('.cm-panel.cm-search')`);
+      assert.ok(await page.evaluate(() => window.__editor.view.hasFocus), 'Escape gives the focus back to the text');
+    });
+
+    await t.test('completion tooltips are styled in the shadow root', async () => {
+      await page.evaluate(() => {
+        window.__editor.setText('steps:\n  - agent: ');
+        window.__addCompletions();
+        window.__editor.focus();
+      });
+      await page.keyboard.press('Control+End');
+      await page.keyboard.type('text.s', { delay: 15 });
+      await page.waitForFunction(() => !!document.querySelector('[data-testid=yaml-editor]').shadowRoot
+        .querySelector('.cm-tooltip-autocomplete li'));
+      const look = await page.evaluate(() => {
+        const root = document.querySelector('[data-testid=yaml-editor]').shadowRoot;
+        const tooltip = root.querySelector('.cm-tooltip-autocomplete');
+        const list = tooltip.querySelector('ul');
+        return {
+          options: [...list.querySelectorAll('li')].map((li) => li.textContent.replace(/^ƒ/, '')),
+          background: getComputedStyle(tooltip).backgroundColor,
+          border: getComputedStyle(tooltip).borderTopStyle,
+          bullets: getComputedStyle(list).listStyleType,
+          font: getComputedStyle(list).fontFamily,
+          selected: getComputedStyle(list.querySelector('li[aria-selected]')).backgroundColor,
+          violations: window.__violations,
+        };
+      });
+      assert.ok(look.options.includes('text.summarize'), look.options.join());
+      assert.equal(look.background, 'rgb(245, 245, 245)', "the view's tooltip theme applies");
+      assert.equal(look.border, 'solid');
+      assert.equal(look.bullets, 'none', "@codemirror/autocomplete's theme applies");
+      assert.match(look.font, /monospace/);
+      assert.equal(look.selected, 'rgb(17, 119, 204)');
+      assert.deepEqual(look.violations, []);
+      await page.locator('.cm-tooltip-autocomplete li', { hasText: 'text.summarize' }).click();
+      assert.equal(await page.evaluate(() => window.__editor.getText()), 'steps:\n  - agent: text.summarize');
     });
 
     await t.test('a read-only editor takes no typing', async () => {

@@ -8,6 +8,8 @@
 // "loom-editor", data-testid "yaml-editor"): document CSS does not reach inside, the theme
 // below does, and custom properties (--ink, --line, ...) still inherit. Its lint icons, data:
 // URLs, are replaced by plain CSS so that an img-src without data: refuses nothing either.
+// Panels (search) and tooltips (lint, completion) are drawn inside the editor, so inside the
+// shadow root, and styled by the same sheets.
 //
 //   const editor = createYamlEditor(panel, {
 //     doc: yaml,
@@ -16,24 +18,15 @@
 //     onChange: (text) => save(text),
 //   });
 //
-// The npm package `codemirror` installed here is a CodeMirror 5 release (6.65.7), so its
-// basicSetup is not available, nor are @codemirror/commands and @codemirror/search. editorSetup()
-// below is basicSetup made of the packages present, plus the few commands it needs (undo/redo,
-// Enter with indentation, indent/dedent). With codemirror@^6.0.2 installed it can be replaced by
-// basicSetup and historyKeymap/defaultKeymap from @codemirror/commands.
-import {
-  EditorView, keymap, lineNumbers, highlightActiveLineGutter, highlightSpecialChars, drawSelection,
-  dropCursor, rectangularSelection, crosshairCursor, highlightActiveLine,
-} from '@codemirror/view';
-import {
-  Annotation, EditorSelection, EditorState, StateField, Text, Transaction,
-} from '@codemirror/state';
-import {
-  foldGutter, indentOnInput, syntaxHighlighting, defaultHighlightStyle, bracketMatching, foldKeymap,
-  indentUnit, getIndentation, IndentContext, indentString, getIndentUnit,
-} from '@codemirror/language';
-import { closeBrackets, closeBracketsKeymap } from '@codemirror/autocomplete';
-import { linter, lintGutter, lintKeymap, setDiagnostics } from '@codemirror/lint';
+// The editor is CodeMirror's basicSetup (history, search on Mod-f, the default keymap: Enter
+// keeps the indentation, Mod-] and Mod-[ indent and dedent, ...) with YAML and the engine's
+// lint. The npm package `codemirror` is pinned to ~6.0.2 in package.json: its versions from
+// 6.1 on (6.65.7, ...) are CodeMirror 5 releases, which `^6.0.2` would pick.
+import { basicSetup } from 'codemirror';
+import { EditorView } from '@codemirror/view';
+import { EditorSelection, EditorState, Text } from '@codemirror/state';
+import { indentService, indentUnit } from '@codemirror/language';
+import { linter, lintGutter, setDiagnostics } from '@codemirror/lint';
 import { yaml } from '@codemirror/lang-yaml';
 
 // ---- positions ---------------------------------------------------------------------------------
@@ -119,159 +112,22 @@ export function jumpTo(view, line, column = 0) {
   view.focus();
 }
 
-// ---- a small linear undo history -----------------------------------------------------------------
+// ---- the setup ---------------------------------------------------------------------------------
 
-const historyOp = Annotation.define();  // 'undo' | 'redo'
-const GROUP_MS = 600;
-const MAX_DEPTH = 300;
-
-// done/undone hold inverted changes with the selection to restore. Every document change is
-// recorded, so the top entry always applies to the current document; a change that asks not
-// to be recorded (setText) clears the history instead.
-const historyField = StateField.define({
-  create: () => ({ done: [], undone: [] }),
-  update(value, tr) {
-    if (!tr.docChanged) return value;
-    const op = tr.annotation(historyOp);
-    const entry = { changes: tr.changes.invert(tr.startState.doc), selection: tr.startState.selection };
-    if (op === 'undo') return { done: value.done.slice(0, -1), undone: [...value.undone, entry] };
-    if (op === 'redo') return { done: [...value.done, entry], undone: value.undone.slice(0, -1) };
-    if (tr.annotation(Transaction.addToHistory) === false) return { done: [], undone: [] };
-    const time = tr.annotation(Transaction.time) ?? Date.now();
-    const kind = burstKind(tr);
-    const head = tr.state.selection.main.head;
-    const last = value.done.at(-1);
-    // Typing (or deleting) on from where the last keystroke left the cursor, without a pause,
-    // joins one entry, much as @codemirror/commands groups them.
-    if (kind && last?.kind === kind && time - last.time < GROUP_MS && tr.startState.selection.main.head === last.head) {
-      const merged = { ...last, changes: entry.changes.compose(last.changes), time, head };
-      return { done: [...value.done.slice(0, -1), merged], undone: [] };
-    }
-    return { done: [...value.done, { ...entry, time, kind, head }].slice(-MAX_DEPTH), undone: [] };
-  },
+// After "key:" (no comment on the line) a YAML block opens: Enter indents one unit deeper than
+// the key ("  - with:" -> 6 spaces), where lang-yaml would keep the key's column. Elsewhere
+// (undefined) the syntax tree decides.
+const blockAfterKey = indentService.of((cx, pos) => {
+  const line = cx.lineAt(pos, -1);
+  const before = line.text.slice(0, pos - line.from).trimEnd();
+  if (!before.endsWith(':') || before.includes('#')) return undefined;
+  return /^ *(?:- +)*/.exec(before)[0].length + cx.unit;
 });
 
-// 'insert' or 'delete' for a keystroke's change that may join the previous one; '' otherwise.
-// Decided by what the change does: the view labels a native Backspace "input.type" too.
-function burstKind(tr) {
-  const event = tr.annotation(Transaction.userEvent) ?? '';
-  if (!/^(input|delete)\b/.test(event) || event.startsWith('input.paste') || event.startsWith('input.drop')) return '';
-  let inserted = 0;
-  let deleted = 0;
-  tr.changes.iterChanges((fromA, toA, fromB, toB) => {
-    deleted += toA - fromA;
-    inserted += toB - fromB;
-  });
-  if (inserted && !deleted) return 'insert';
-  if (deleted && !inserted) return 'delete';
-  return '';
-}
-
-function travel(op) {
-  return ({ state, dispatch }) => {
-    if (state.readOnly) return false;
-    const h = state.field(historyField, false);
-    const entry = op === 'undo' ? h?.done.at(-1) : h?.undone.at(-1);
-    if (!entry) return false;
-    dispatch(state.update({ changes: entry.changes, selection: entry.selection, scrollIntoView: true,
-      annotations: [historyOp.of(op), Transaction.userEvent.of(op)] }));
-    return true;
-  };
-}
-
-/// Undoes the last change (typing in one burst counts as one); false when there is none.
-export const undo = travel('undo');
-/// Redoes the last undone change; false when there is none.
-export const redo = travel('redo');
-
-// ---- commands basicSetup would get from @codemirror/commands -----------------------------------
-
-function insertNewlineAndIndent({ state, dispatch }) {
-  if (state.readOnly) return false;
-  dispatch(state.update(state.changeByRange((range) => {
-    const line = state.doc.lineAt(range.from);
-    let indent = getIndentation(new IndentContext(state, { simulateBreak: range.from }), range.from);
-    if (indent == null) indent = /^\s*/.exec(line.text)[0].length;
-    // Trailing spaces before the cursor would be left behind on the old line.
-    let from = range.from;
-    while (from > line.from && line.text[from - line.from - 1] === ' ') --from;
-    // After "key:" a block opens: one unit deeper than the key ("  - with:" -> 6 spaces).
-    const before = line.text.slice(0, from - line.from);
-    if (/:$/.test(before) && !before.includes('#')) {
-      indent = Math.max(indent, /^ *(?:- +)*/.exec(before)[0].length + getIndentUnit(state));
-    }
-    const insert = `\n${indentString(state, indent)}`;
-    return { changes: { from, to: range.to, insert }, range: EditorSelection.cursor(from + insert.length) };
-  }), { scrollIntoView: true, userEvent: 'input' }));
-  return true;
-}
-
-function selectedLines(state) {
-  const lines = new Set();
-  for (const r of state.selection.ranges) {
-    const last = state.doc.lineAt(r.to > r.from && state.doc.lineAt(r.to).from === r.to ? r.to - 1 : r.to).number;
-    for (let n = state.doc.lineAt(r.from).number; n <= last; ++n) lines.add(n);
-  }
-  return [...lines].sort((a, b) => a - b).map((n) => state.doc.line(n));
-}
-
-function indentMore({ state, dispatch }) {
-  if (state.readOnly) return false;
-  const unit = state.facet(indentUnit);
-  dispatch(state.update({ changes: selectedLines(state).map((l) => ({ from: l.from, insert: unit })),
-    userEvent: 'input.indent' }));
-  return true;
-}
-
-function indentLess({ state, dispatch }) {
-  if (state.readOnly) return false;
-  const width = getIndentUnit(state);
-  const changes = [];
-  for (const l of selectedLines(state)) {
-    const spaces = /^ */.exec(l.text)[0].length;
-    const remove = Math.min(spaces, spaces % width || width);
-    if (remove) changes.push({ from: l.from, to: l.from + remove });
-  }
-  dispatch(state.update({ changes, userEvent: 'delete.dedent' }));
-  return true;
-}
-
-function selectAll({ state, dispatch }) {
-  dispatch(state.update({ selection: EditorSelection.range(0, state.doc.length), userEvent: 'select' }));
-  return true;
-}
-
-const commandKeymap = [
-  { key: 'Enter', run: insertNewlineAndIndent },
-  { key: 'Mod-z', run: undo, preventDefault: true },
-  { key: 'Mod-y', mac: 'Mod-Shift-z', run: redo, preventDefault: true },
-  { linux: 'Ctrl-Shift-z', run: redo, preventDefault: true },
-  { key: 'Mod-]', run: indentMore },
-  { key: 'Mod-[', run: indentLess },
-  { key: 'Mod-a', run: selectAll },
-];
-
-/// basicSetup, as far as the installed packages allow (see the top of this file). Tab is left
-/// to move focus out of the editor, as in basicSetup, so that keyboard users are not trapped.
+/// basicSetup with YAML, two-space indentation and blocks opened after "key:". Tab is left to
+/// move focus out of the editor, as in basicSetup, so that keyboard users are not trapped.
 export function editorSetup() {
-  return [
-    lineNumbers(),
-    highlightActiveLineGutter(),
-    highlightSpecialChars(),
-    historyField,
-    foldGutter(),
-    drawSelection(),
-    dropCursor(),
-    EditorState.allowMultipleSelections.of(true),
-    indentOnInput(),
-    syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
-    bracketMatching(),
-    closeBrackets(),
-    rectangularSelection(),
-    crosshairCursor(),
-    highlightActiveLine(),
-    keymap.of([...closeBracketsKeymap, ...commandKeymap, ...foldKeymap, ...lintKeymap]),
-  ];
+  return [basicSetup, yaml(), EditorState.tabSize.of(2), indentUnit.of('  '), blockAfterKey];
 }
 
 // ---- the look ------------------------------------------------------------------------------------
@@ -294,11 +150,11 @@ const studioTheme = EditorView.theme({
   '.cm-lint-marker-warning': { content: 'normal', backgroundColor: '#e67700', clipPath: 'polygon(50% 0, 100% 100%, 0 100%)' },
   '.cm-lint-marker-info': { content: 'normal', backgroundColor: '#868e96' },
   '.cm-diagnostic': { fontFamily: 'system-ui, sans-serif', fontSize: '13px' },
+  '.cm-panels': { backgroundColor: 'var(--bg, #f6f5f1)', color: 'var(--ink, #22211f)' },
+  '.cm-panels-bottom': { borderTop: '1px solid var(--line, #e2dfd7)' },
 });
 
 // ---- the editor --------------------------------------------------------------------------------
-
-const external = Annotation.define();  // a change made by setText(), not by the person typing
 
 // validate() must not take the editor down: an exception becomes one error on the first line.
 function runValidate(validate, text) {
@@ -318,7 +174,8 @@ function runValidate(validate, text) {
 /// and go to onDiagnostics(errors). onChange(text) is called debounceMs after the last change the
 /// person made (not after setText). `label` names the editor for screen readers. Returns
 /// {view, element, getText(), setText(text), focus(), destroy(), revalidate()}: element is the
-/// host; revalidate() validates now and returns the errors (e.g. after the agents changed).
+/// host; setText replaces the document and starts the undo history over; revalidate() validates
+/// now and returns the errors (e.g. after the agents changed).
 export function createYamlEditor(parent, {
   doc = '', validate, onChange, onDiagnostics, debounceMs = 300, readOnly = false, label = 'Workflow YAML',
 } = {}) {
@@ -342,7 +199,6 @@ export function createYamlEditor(parent, {
 
   const changes = EditorView.updateListener.of((update) => {
     if (!update.docChanged || !onChange) return;
-    if (update.transactions.every((tr) => tr.annotation(external))) return;
     clearTimeout(changeTimer);
     changeTimer = setTimeout(() => {
       changeTimer = null;
@@ -356,37 +212,27 @@ export function createYamlEditor(parent, {
   parent.append(host);
   const root = host.attachShadow({ mode: 'open' });
 
-  const view = new EditorView({
-    parent: root,
-    root,
-    state: EditorState.create({
-      doc: String(doc ?? ''),
-      extensions: [
-        editorSetup(),
-        yaml(),
-        EditorState.tabSize.of(2),
-        indentUnit.of('  '),
-        EditorState.readOnly.of(Boolean(readOnly)),
-        EditorView.contentAttributes.of({ 'aria-label': label, ...(readOnly ? { 'aria-readonly': 'true' } : {}) }),
-        studioTheme,
-        lint,
-        changes,
-      ],
-    }),
-  });
+  const extensions = [
+    editorSetup(),
+    EditorState.readOnly.of(Boolean(readOnly)),
+    EditorView.contentAttributes.of({ 'aria-label': label, ...(readOnly ? { 'aria-readonly': 'true' } : {}) }),
+    studioTheme,
+    lint,
+    changes,
+  ];
+  const stateOf = (text) => EditorState.create({ doc: String(text ?? ''), extensions });
+  const view = new EditorView({ parent: root, root, state: stateOf(doc) });
 
   return {
     view,
     element: host,
     getText: () => view.state.doc.toString(),
+    // A new state, as CodeMirror advises for a new document: the undo history starts over, and
+    // no transaction reaches `changes`, so onChange is not called.
     setText(text) {
       clearTimeout(changeTimer);
       changeTimer = null;
-      view.dispatch({
-        changes: { from: 0, to: view.state.doc.length, insert: String(text ?? '') },
-        selection: EditorSelection.cursor(0),
-        annotations: [external.of(true), Transaction.addToHistory.of(false)],
-      });
+      view.setState(stateOf(text));
     },
     focus: () => view.focus(),
     revalidate() {
@@ -405,5 +251,3 @@ export function createYamlEditor(parent, {
   };
 }
 
-// Exported for the tests of the editor's own commands.
-export const commands = { insertNewlineAndIndent, indentMore, indentLess, selectAll };
