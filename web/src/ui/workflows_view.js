@@ -78,7 +78,11 @@ export async function workflowsView(root, ctx, selectedName) {
     saveTimer = null;
     if (!current || !editor) return;
     const yaml = editor.getText();
-    if (yaml === savedText) return;
+    if (yaml === savedText) {
+      // An earlier save, finishing late, already stored this very text.
+      if (!destroyed) status.textContent = 'saved';
+      return;
+    }
     const s = summaryOf(engine, yaml, current.name);
     try {
       if (s && s.name !== current.name && !records.some((w) => w.name === s.name)) {
