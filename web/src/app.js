@@ -10,10 +10,15 @@ import { RunManager } from './runs.js';
 import { ensureModelPool, syncShippedWorkflows } from './library.js';
 import { registerServiceWorker } from './register_sw.js';
 import { el, errorBlock } from './ui/dom.js';
-import { workflowsView } from './ui/workflows_view.js';
-import { runView } from './ui/run_view.js';
-import { historyView } from './ui/history_view.js';
-import { settingsView } from './ui/settings_view.js';
+
+// The views load when first shown: the editor (CodeMirror) and the graph (dagre) are most of the
+// page's code, and a view that does not need them should not wait for them.
+const VIEWS = {
+  workflows: () => import('./ui/workflows_view.js').then((m) => m.workflowsView),
+  run: () => import('./ui/run_view.js').then((m) => m.runView),
+  runs: () => import('./ui/history_view.js').then((m) => m.historyView),
+  settings: () => import('./ui/settings_view.js').then((m) => m.settingsView),
+};
 
 const $ = (id) => document.getElementById(id);
 
@@ -59,10 +64,10 @@ function route(ctx) {
     current = null;
     const root = $('view');
     try {
-      if (section === 'runs' && arg) current = await runView(root, ctx, arg);
-      else if (section === 'runs') current = await historyView(root, ctx);
-      else if (section === 'settings') current = await settingsView(root, ctx);
-      else current = await workflowsView(root, ctx, arg);
+      if (section === 'runs' && arg) current = await (await VIEWS.run())(root, ctx, arg);
+      else if (section === 'runs') current = await (await VIEWS.runs())(root, ctx);
+      else if (section === 'settings') current = await (await VIEWS.settings())(root, ctx);
+      else current = await (await VIEWS.workflows())(root, ctx, arg);
       document.title = `Loom — ${section}`;
     } catch (e) {
       root.replaceChildren(el('section', { cls: 'panel' }, [el('h2', { text: 'This view failed' }), errorBlock(e)]));
