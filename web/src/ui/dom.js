@@ -57,7 +57,10 @@ export function formatTime(ms) {
 /// An error for a person: what happened, where (file:line:column), how to fix it.
 export function errorBlock(e, { testid = 'error' } = {}) {
   const box = el('div', { cls: 'error', attrs: { 'data-testid': testid, role: 'alert' } });
-  const code = e instanceof EngineError ? e.codeName : (e?.name && e?.name !== 'Error' ? e.name : e?.code);
+  let code = null;
+  if (e instanceof EngineError) code = e.codeName;
+  else if (typeof e?.code === 'string') code = e.code;  // StorageError's codes: quota_exceeded, blocked, ...
+  else if (e?.name && e.name !== 'Error') code = e.name;
   box.append(el('strong', { text: code ? `${code}: ` : 'error: ' }), el('span', { text: String(e?.message ?? e) }));
   if (e?.line) box.append(el('div', { cls: 'where', text: `${e.file || ''}:${e.line}:${e.column ?? 0}` }));
   if (e?.hint) box.append(el('div', { cls: 'hint', text: e.hint }));

@@ -265,7 +265,6 @@ export async function runView(root, ctx, runId) {
     if (change.events) events.push(...change.events);
     if (change.snapshot) snapshot = change.snapshot;
     if (change.record) record = change.record;
-    if (change.kind === 'interrupted') ctx.notify(change.error);
     later();
   });
   // A clock for the running steps' durations.
