@@ -64,10 +64,8 @@ function route(ctx) {
     current = null;
     const root = $('view');
     try {
-      if (section === 'runs' && arg) current = await (await VIEWS.run())(root, ctx, arg);
-      else if (section === 'runs') current = await (await VIEWS.runs())(root, ctx);
-      else if (section === 'settings') current = await (await VIEWS.settings())(root, ctx);
-      else current = await (await VIEWS.workflows())(root, ctx, arg);
+      const view = await VIEWS[viewOf(location.hash)]();
+      current = await view(root, ctx, arg);
       document.title = `Loom — ${section}`;
     } catch (e) {
       root.replaceChildren(el('section', { cls: 'panel' }, [el('h2', { text: 'This view failed' }), errorBlock(e)]));
@@ -76,8 +74,16 @@ function route(ctx) {
   return routing;
 }
 
+// The view a hash shows, as the VIEWS key.
+function viewOf(hash) {
+  const [, section = 'workflows', ...rest] = (hash || '#/workflows').split('/');
+  if (section === 'runs') return rest.length ? 'run' : 'runs';
+  return section === 'settings' ? 'settings' : 'workflows';
+}
+
 async function main() {
   registerServiceWorker();
+  VIEWS[viewOf(location.hash)]().catch(() => {});  // the first view's code downloads meanwhile
   const loadingEngine = loadEngine();  // fetch and compile the wasm while the database opens
   loadingEngine.catch(() => {});     // reported below, once the store is open
   let storage;
