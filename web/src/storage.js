@@ -54,11 +54,19 @@ function v1(db) {
   db.createObjectStore('keyring');
 }
 
+// Version 2: the knowledge base (issue 5). `knowledge` holds the writer's entries (codex entries
+// and reference files as text); `knowledge_index` the engine's snapshot of the index built from
+// them (key 'base'), so the index is not rebuilt on every page load.
+function v2(db) {
+  db.createObjectStore('knowledge', { keyPath: 'id' });
+  db.createObjectStore('knowledge_index');
+}
+
 /// The schema, one function per version: MIGRATIONS[i](db, tx, oldVersion) upgrades version i to
 /// i + 1 inside the versionchange transaction (`db` and `tx` are idb-wrapped). The database version
 /// is MIGRATIONS.length, so version 2 is one more function here. A migration may return a promise
 /// (awaiting only requests of `tx`); if it throws or rejects, the upgrade is rolled back.
-export const MIGRATIONS = Object.freeze([v1]);
+export const MIGRATIONS = Object.freeze([v1, v2]);
 
 // Runs migrations[from..to) in order: synchronously until one returns a promise, then after it.
 function migrate(migrations, db, tx, from, to) {
@@ -468,11 +476,57 @@ export async function openStorage({
       }
     },
 
+    // ---- the knowledge base ----
+
+    /// Every knowledge entry, sorted by id.
+    listKnowledge() {
+      return within('knowledge', 'readonly', 'Reading the knowledge base', (tx) => tx.store.getAll());
+    },
+
+    /// The knowledge entry `id`, or undefined.
+    getKnowledge(id) {
+      return within('knowledge', 'readonly', `Reading knowledge entry '${id}'`, (tx) => tx.store.get(id));
+    },
+
+    /// Stores entry `record` ({id, name, text, ...}; `updated` is set) and, in the same
+    /// transaction, the index snapshot that includes it ({bytes, fingerprint, ...}): the base and
+    /// its index never disagree, and a failed write changes neither. Resolves the stored entry.
+    saveKnowledge(record, index) {
+      const stored = { ...record, updated: now() };
+      return within(['knowledge', 'knowledge_index'], 'readwrite', `Saving knowledge entry '${record?.name ?? record?.id}'`, async (tx) => {
+        await tx.objectStore('knowledge').put(stored);
+        if (index) await tx.objectStore('knowledge_index').put({ ...index, updated: now() }, 'base');
+        return stored;
+      });
+    },
+
+    /// Deletes entry `id` and stores the index snapshot without it, in one transaction.
+    deleteKnowledge(id, index) {
+      return within(['knowledge', 'knowledge_index'], 'readwrite', `Deleting knowledge entry '${id}'`, async (tx) => {
+        await tx.objectStore('knowledge').delete(id);
+        if (index) await tx.objectStore('knowledge_index').put({ ...index, updated: now() }, 'base');
+      });
+    },
+
+    /// The stored index snapshot {bytes, fingerprint, updated, ...}, or undefined.
+    getKnowledgeIndex() {
+      return within('knowledge_index', 'readonly', 'Reading the knowledge index', (tx) => tx.store.get('base'));
+    },
+
+    /// Replaces the stored index snapshot (after a rebuild).
+    putKnowledgeIndex(index) {
+      return within('knowledge_index', 'readwrite', 'Saving the knowledge index', async (tx) => {
+        await tx.store.put({ ...index, updated: now() }, 'base');
+      });
+    },
+
     /// A JSON-able copy of the workflows, runs, events, models file and settings, read in one
     /// transaction: {format: 'loom-export', version, exported, workflows, runs, events: [{run, seq,
-    /// event}], models, settings: {key: value}}. Credentials, the keyring and the cache are left out.
+    /// event}], models, settings: {key: value}, knowledge: [entries]}. Credentials, the keyring, the
+    /// cache and the knowledge index (rebuilt from the entries) are left out.
     exportData() {
-      const stores = ['workflows', 'runs', 'events', 'models', 'settings'];
+      const stores = ['workflows', 'runs', 'events', 'models', 'settings', 'knowledge']
+        .filter((name) => db.objectStoreNames.contains(name));
       return within(stores, 'readonly', 'Exporting the studio\'s data', async (tx) => {
         const workflows = await tx.objectStore('workflows').getAll();
         const runs = await tx.objectStore('runs').getAll();
@@ -481,9 +535,10 @@ export async function openStorage({
         const settingKeys = await tx.objectStore('settings').getAllKeys();
         const settingValues = await tx.objectStore('settings').getAll();
         const settings = Object.fromEntries(settingKeys.map((k, i) => [k, settingValues[i]]));
+        const knowledge = stores.includes('knowledge') ? await tx.objectStore('knowledge').getAll() : [];
         return {
           format: 'loom-export', version: db.version, exported: now(), workflows, runs, events,
-          models: models ?? null, settings,
+          models: models ?? null, settings, knowledge,
         };
       });
     },

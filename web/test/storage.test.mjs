@@ -450,3 +450,46 @@ test('StorageError carries code, message and cause', () => {
   assert.equal(e.cause, cause);
   assert.ok(e instanceof Error);
 });
+
+test('the real v2 migration: a v1 database keeps its data and gains the knowledge stores', async () => {
+  const indexedDB = new IDBFactory();
+  const s1 = await openStorage({ indexedDB, migrations: [MIGRATIONS[0]] });
+  await s1.putRun(run('r1', 5));
+  await s1.appendEvents('r1', [ev(1)]);
+  await s1.close();
+  const s2 = await openStorage({ indexedDB });
+  try {
+    assert.deepEqual(await s2.readEvents('r1'), [ev(1)]);
+    assert.deepEqual(await s2.listKnowledge(), []);
+    assert.equal(await s2.getKnowledgeIndex(), undefined);
+  } finally {
+    await s2.close();
+  }
+});
+
+test('knowledge entries and the index snapshot are saved and deleted together', async () => {
+  const s = await openStorage({ indexedDB: new IDBFactory() });
+  try {
+    const bytes = new Uint8Array([1, 2, 3, 4]);
+    const stored = await s.saveKnowledge({ id: 'mara', name: 'Mara Quill', text: 'Mara grew up on the ferry.' },
+      { bytes, fingerprint: 'f1', entries: 1 });
+    assert.ok(stored.updated > 0);
+    assert.equal((await s.getKnowledge('mara')).name, 'Mara Quill');
+    const index = await s.getKnowledgeIndex();
+    assert.deepEqual([...index.bytes], [1, 2, 3, 4]);
+    assert.equal(index.fingerprint, 'f1');
+    assert.deepEqual((await s.exportData()).knowledge.map((k) => k.id), ['mara']);
+    assert.equal(JSON.stringify(await s.exportData()).includes('fingerprint'), false, 'the index is not exported');
+
+    await s.deleteKnowledge('mara', { bytes: new Uint8Array([9]), fingerprint: 'f2', entries: 0 });
+    assert.equal(await s.getKnowledge('mara'), undefined);
+    assert.equal((await s.getKnowledgeIndex()).fingerprint, 'f2');
+
+    // A failed write changes neither the entry nor the index.
+    await assert.rejects(s.saveKnowledge({ name: 'no id' }, { bytes, fingerprint: 'f3' }), (e) => { assert.equal(e.code, 'bad_argument'); return true; });
+    assert.equal((await s.getKnowledgeIndex()).fingerprint, 'f2');
+    assert.deepEqual(await s.listKnowledge(), []);
+  } finally {
+    await s.close();
+  }
+});
