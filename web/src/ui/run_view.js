@@ -17,6 +17,27 @@ function text(value) {
   return typeof value === 'string' ? value : JSON.stringify(value, null, 2);
 }
 
+// What a knowledge.query step put into the prompt and why: always / mentioned / ranked (score),
+// each with its tokens and citation marker; then what the budget left out.
+function knowledgeTable(output) {
+  const row = (x, dropped) => el('tr', { cls: dropped ? 'dropped' : '', attrs: { 'data-reason': x.reason } }, [
+    el('td', { text: dropped ? '—' : `[${x.citation}]` }),
+    el('td', { text: x.name }),
+    el('td', { text: x.category }),
+    el('td', { text: x.reason === 'ranked' ? `ranked (${Number(x.score).toFixed(2)})` : x.reason }),
+    el('td', { text: String(x.tokens) }),
+    el('td', { text: x.source ?? '' }),
+  ]);
+  return el('div', { cls: 'knowledge-used', attrs: { 'data-testid': 'knowledge-used' } }, [
+    el('h4', { text: `Knowledge in the prompt: ${output.included.length} piece${output.included.length === 1 ? '' : 's'}, ${output.tokens} tokens` }),
+    el('table', {}, [
+      el('thead', {}, [el('tr', {}, ['', 'entry', 'category', 'why', 'tokens', 'source'].map((h) => el('th', { text: h, attrs: { scope: 'col' } })))]),
+      el('tbody', {}, [...output.included.map((x) => row(x, false)), ...(output.dropped ?? []).map((x) => row(x, true))]),
+    ]),
+    el('details', {}, [el('summary', { text: 'The assembled context' }), el('pre', { text: output.context ?? '' })]),
+  ]);
+}
+
 /// Draws run `runId` into `root`. Returns {destroy()}.
 export async function runView(root, ctx, runId) {
   const { runs, engine } = ctx;
@@ -193,7 +214,8 @@ export async function runView(root, ctx, runId) {
       streamed != null
         ? el('pre', { cls: 'stream', text: streamed, attrs: { 'data-testid': `stream-${s.path}`, 'aria-label': `${s.path} output text` } })
         : '',
-      s.output !== undefined && typeof s.output?.text !== 'string'
+      Array.isArray(s.output?.included) ? knowledgeTable(s.output) : '',
+      s.output !== undefined && typeof s.output?.text !== 'string' && !Array.isArray(s.output?.included)
         ? el('pre', { cls: 'output', text: text(s.output), attrs: { 'data-testid': `output-${s.path}` } })
         : '',
       s.output?.finish_reason ? el('p', { cls: 'note', text: `finish: ${s.output.finish_reason}${s.output.truncated ? ' (cut off at max_tokens)' : ''} · served by ${s.output.served_by ?? s.output.model_id ?? ''}` }) : '',
