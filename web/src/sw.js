@@ -7,7 +7,8 @@
 //     old one at once (skipWaiting + clients.claim: the first visit is controlled too);
 //   - answers navigations with the precached index.html under fresh headers: SECURITY_HEADERS and
 //     a CSP whose connect-src is 'self' plus the origins the studio saved in IndexedDB (settings
-//     'connect_origins', written when the writer saves the model pool), or csp.json's origins
+//     'connect_origins', written when the writer saves the model pool, plus 'reference_origins',
+//     the sites the writer allowed the knowledge panel to read pages from), or csp.json's origins
 //     when none were saved or the database cannot be read;
 //   - never touches a request to another origin (model providers, a local model server): those
 //     go to the network as if there were no worker, so streamed answers are not buffered here.
@@ -18,6 +19,7 @@ import { openStorage } from './storage.js';
 
 const SHELL = '/index.html';
 const SETTINGS_KEY = 'connect_origins';
+const REFERENCES_KEY = 'reference_origins';
 const SETTINGS_TIMEOUT_MS = 3000;
 
 const precache = new PrecacheController();
@@ -38,7 +40,11 @@ async function shippedOrigins() {
 async function savedOrigins() {
   const storage = await openStorage();
   try {
-    return await storage.getSetting(SETTINGS_KEY, null);
+    const models = await storage.getSetting(SETTINGS_KEY, null);
+    // Sites the writer allowed the knowledge panel to read web pages from.
+    const references = await storage.getSetting(REFERENCES_KEY, []);
+    if (!Array.isArray(models)) return Array.isArray(references) && references.length ? [...(await shippedOrigins()), ...references] : null;
+    return [...models, ...(Array.isArray(references) ? references : [])];
   } finally {
     storage.close();
   }

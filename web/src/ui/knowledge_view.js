@@ -212,6 +212,28 @@ export async function knowledgeView(root, ctx, selectedId) {
     errors.replaceChildren();
     const url = urlInput.value.trim();
     if (!url) return;
+    let origin;
+    try {
+      origin = new URL(url).origin;
+    } catch {
+      errors.replaceChildren(errorBlock(Object.assign(new Error(`'${url.slice(0, 80)}' is not a web address: write it as https://…`), { code: 'bad_url' })));
+      return;
+    }
+    // The page may only connect where its policy allows (docs/security.md): a site is allowed
+    // once, by the writer, and the page reloads under the new policy.
+    const allowed = [...(await ctx.storage.getSetting('connect_origins', null) ?? []), ...(await ctx.storage.getSetting('reference_origins', []))];
+    if (/^https?:/.test(origin) && !allowed.includes(origin) && navigator.serviceWorker?.controller) {
+      const ask = el('div', { cls: 'news', attrs: { 'data-testid': 'kb-allow' } }, [
+        el('span', { text: `Loom may only connect to sites you allow. Allow it to read pages from ${origin}? The page reloads; then add the page again.` }),
+        el('button', { text: `Allow ${origin}`, attrs: { type: 'button', 'data-testid': 'kb-allow-button' }, on: { click: async () => {
+          const list = await ctx.storage.getSetting('reference_origins', []);
+          await ctx.storage.putSetting('reference_origins', [...new Set([...list, origin])]);
+          location.reload();
+        } } }),
+      ]);
+      errors.replaceChildren(ask);
+      return;
+    }
     status.textContent = `Fetching ${url}…`;
     try {
       const { extractUrl } = await import('../extract/index.js');
