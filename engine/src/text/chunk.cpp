@@ -71,9 +71,9 @@ class Chunker {
   Chunker(std::string_view text, std::size_t max_chars, std::size_t overlap)
       : text_(text), max_chars_(max_chars), overlap_(overlap) {}
 
-  std::vector<std::string> run() {
+  std::vector<Span> run() {
     for (const Span& paragraph : paragraph_spans(text_)) add_paragraph(paragraph);
-    std::vector<std::string> chunks;
+    std::vector<Span> chunks;
     if (atoms_.empty()) return chunks;
     Span current = atoms_.front();
     for (std::size_t i = 1; i < atoms_.size(); ++i) {
@@ -82,11 +82,11 @@ class Chunker {
         current.end = atom.end;
         continue;
       }
-      chunks.emplace_back(slice(current));
+      chunks.push_back(current);
       const std::size_t start = overlap_start(current, atom.end);
       current = {start == kNone ? atom.begin : start, atom.end};
     }
-    chunks.emplace_back(slice(current));
+    chunks.push_back(current);
     return chunks;
   }
 
@@ -96,17 +96,48 @@ class Chunker {
   }
 
   void add_paragraph(Span paragraph) {
-    std::vector<Span> sentences = detail::sentence_spans(slice(paragraph));
-    for (Span& sentence : sentences) {
-      sentence.begin += paragraph.begin;
-      sentence.end += paragraph.begin;
-      sentence_starts_.push_back(sentence.begin);
-    }
+    paragraphs_.push_back(paragraph);
+    starts_.emplace_back();
+    ready_.push_back(0);
     if (paragraph.end - paragraph.begin <= max_chars_) {
       atoms_.push_back(paragraph);
       return;
     }
-    for (const Span& sentence : sentences) add_sentence(sentence);
+    for (const Span& sentence : sentences(paragraphs_.size() - 1)) add_sentence(sentence);
+  }
+
+  // The sentences of paragraph p, absolute. Only paragraphs that are too long or hold an overlap
+  // need them, and splitting sentences is the costly part of chunking: they are found on demand.
+  std::vector<Span> sentences(std::size_t p) const {
+    const Span paragraph = paragraphs_[p];
+    std::vector<Span> out = detail::sentence_spans(slice(paragraph));
+    for (Span& sentence : out) {
+      sentence.begin += paragraph.begin;
+      sentence.end += paragraph.begin;
+    }
+    if (!ready_[p]) {
+      for (const Span& sentence : out) starts_[p].push_back(sentence.begin);
+      ready_[p] = 1;
+    }
+    return out;
+  }
+
+  const std::vector<std::size_t>& sentence_starts(std::size_t p) const {
+    if (!ready_[p]) sentences(p);
+    return starts_[p];
+  }
+
+  // The first sentence start at or after `at`, or kNone.
+  std::size_t sentence_start_from(std::size_t at) const {
+    auto p = static_cast<std::size_t>(
+        std::upper_bound(paragraphs_.begin(), paragraphs_.end(), at, [](std::size_t v, const Span& s) { return v < s.end; }) -
+        paragraphs_.begin());
+    for (; p < paragraphs_.size(); ++p) {
+      const auto& starts = sentence_starts(p);
+      const auto it = std::lower_bound(starts.begin(), starts.end(), at);
+      if (it != starts.end()) return *it;
+    }
+    return kNone;
   }
 
   void add_sentence(Span sentence) {
@@ -149,10 +180,9 @@ class Chunker {
     if (word == kNone) return kNone;
     // Every sentence start is also a word start, so none lies before `word`. A sentence boundary
     // reads better, but not at the price of losing more than half the context.
-    const auto sentence = std::lower_bound(sentence_starts_.begin(), sentence_starts_.end(), word);
-    if (sentence != sentence_starts_.end() && *sentence < previous.end &&
-        (previous.end - *sentence) * 2 >= previous.end - word) {
-      return *sentence;
+    const std::size_t sentence = sentence_start_from(word);
+    if (sentence != kNone && sentence < previous.end && (previous.end - sentence) * 2 >= previous.end - word) {
+      return sentence;
     }
     return word;
   }
@@ -161,16 +191,34 @@ class Chunker {
   std::size_t max_chars_;
   std::size_t overlap_;
   std::vector<Span> atoms_;
-  std::vector<std::size_t> sentence_starts_;  // ascending
+  std::vector<Span> paragraphs_;                         // ascending
+  mutable std::vector<std::vector<std::size_t>> starts_;  // per paragraph, when ready_
+  mutable std::vector<char> ready_;
 };
 
 }  // namespace
 
-std::vector<std::string> chunk(std::string_view text, const ChunkOptions& options) {
+namespace detail {
+std::vector<Span> chunk_spans(std::string_view text, const ChunkOptions& options) {
   // Nonsense options get the nearest sensible meaning rather than an error: this never fails.
   const std::size_t max_chars = std::max<std::size_t>(options.max_chars, 1);
+  // A text that fits is one chunk, trimmed (what the packing below gives, found without it).
+  std::size_t begin = 0, end = text.size();
+  while (begin < end && is_space(text[begin])) ++begin;
+  while (end > begin && is_space(text[end - 1])) --end;
+  if (begin == end) return {};
+  if (end - begin <= max_chars) return {Span{begin, end}};
   const std::size_t overlap = options.overlap >= max_chars ? max_chars / 2 : options.overlap;
   return Chunker(text, max_chars, overlap).run();
+}
+}  // namespace detail
+
+std::vector<std::string> chunk(std::string_view text, const ChunkOptions& options) {
+  std::vector<std::string> chunks;
+  for (const Span& span : detail::chunk_spans(text, options)) {
+    chunks.emplace_back(text.substr(span.begin, span.end - span.begin));
+  }
+  return chunks;
 }
 
 }  // namespace loom::text

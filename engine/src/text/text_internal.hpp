@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "loom/text.hpp"
+
 namespace loom::text::detail {
 
 /// A half-open byte range [begin, end) of a text.
@@ -35,6 +37,9 @@ inline char to_ascii_lower(char c) {
 
 /// Sentences of text as trimmed spans, in order. Only whitespace lies between two spans.
 std::vector<Span> sentence_spans(std::string_view text);
+
+/// The chunks chunk() returns, as spans of `text` (the knowledge base keeps offsets, not copies).
+std::vector<Span> chunk_spans(std::string_view text, const ChunkOptions& options);
 
 /// Word tokens of text as spans (see loom::text::words for what a word is).
 std::vector<Span> word_spans(std::string_view text);
