@@ -53,13 +53,16 @@ struct AgentSpec {
 /// Agents by name. Copyable; the engine only reads it.
 class AgentRegistry {
  public:
-  /// A registry holding every built-in agent (text.*, http.fetch, llm.generate, human.input,
-  /// util.sleep, workflow).
+  /// A registry holding every built-in agent (text.*, knowledge.query with no base bound,
+  /// http.fetch, llm.generate, human.input, util.sleep, workflow).
   static AgentRegistry with_builtins();
 
   /// Adds an agent. kInvalidValue when the name is malformed or taken, or a pure agent has no
   /// function.
   Status add(AgentSpec spec);
+  /// Adds an agent, or replaces the one of the same name (a knowledge base bound anew, say).
+  /// kInvalidValue when the name is malformed or a pure agent has no function (nothing changes).
+  Status set(AgentSpec spec);
   /// The agent named `name`, or null.
   const AgentSpec* find(std::string_view name) const;
   /// All names, sorted.

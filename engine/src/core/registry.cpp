@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "loom/agent.hpp"
+#include "loom/knowledge.hpp"
 #include "text/agents.hpp"
 
 namespace loom {
@@ -97,17 +98,34 @@ bool matches_type(const Json& value, InputType type) {
 AgentRegistry AgentRegistry::with_builtins() {
   AgentRegistry r;
   text::register_text_agents(r);
+  knowledge::register_knowledge_agents(r, nullptr);
   add_effect_agents(r);
   return r;
 }
 
-Status AgentRegistry::add(AgentSpec spec) {
+namespace {
+Status check_spec(const AgentSpec& spec) {
   if (!valid_agent_name(spec.name)) {
     return make_error(ErrorCode::kInvalidValue, "agent name '" + spec.name + "' is not [a-z0-9_.]+");
   }
   if (spec.kind == AgentKind::kPure && !spec.run) {
     return make_error(ErrorCode::kInvalidValue, "pure agent '" + spec.name + "' has no function");
   }
+  return {};
+}
+}  // namespace
+
+Status AgentRegistry::set(AgentSpec spec) {
+  Status st = check_spec(spec);
+  if (st.code != ErrorCode::kOk) return st;
+  std::string name = spec.name;
+  agents_.insert_or_assign(std::move(name), std::move(spec));
+  return {};
+}
+
+Status AgentRegistry::add(AgentSpec spec) {
+  Status st = check_spec(spec);
+  if (st.code != ErrorCode::kOk) return st;
   if (agents_.count(spec.name)) {
     return make_error(ErrorCode::kInvalidValue, "agent '" + spec.name + "' is already registered");
   }
