@@ -149,6 +149,7 @@ std::uint32_t KnowledgeBase::Impl::term_of_token(std::string_view token, bool cr
   const std::uint32_t h = detail::StringTable::hash(token);
   HotToken* hot = nullptr;
   if (token.size() <= sizeof(HotToken::key)) {
+    if (hot_tokens.empty()) hot_tokens.resize(kHotTokens);
     hot = &hot_tokens[h & (kHotTokens - 1)];
     if (hot->length == token.size() && hot->hash == h && detail::same(hot->key, token)) {
       return hot->value;

@@ -148,7 +148,7 @@ struct KnowledgeBase::Impl {
     char key[15] = {};
   };
   static constexpr std::size_t kHotTokens = 4096;
-  std::vector<HotToken> hot_tokens = std::vector<HotToken>(kHotTokens);
+  std::vector<HotToken> hot_tokens;  // kHotTokens once a token is looked up (96 KB)
 
   // Scratch of put(), by term id.
   std::vector<std::uint32_t> stamp;
