@@ -36,6 +36,8 @@
 // - query_result_to_json adds `chunk` (the chunk's ordinal in its entry, null for a whole
 //   entry) and rounds scores to 4 decimals (event logs stay stable across platforms).
 // - AgentRegistry::set (loom/agent.hpp) is how register_knowledge_agents replaces the agent.
+// - JSON shapes (entry_from_json, search_options_from_json, hits_to_json, ...) for the bindings
+//   and `loom kb`, so that the wasm bindings stay declarations.
 #pragma once
 
 #include <cstdint>
@@ -296,6 +298,34 @@ QueryResult query(const KnowledgeBase& kb, const QueryRequest& request);
 /// source, reason, score, tokens, citation, chunk, text}], dropped: [...]}; chunk is the
 /// chunk's ordinal within its entry (null for a whole entry); score is rounded to 4 decimals.
 Json query_result_to_json(const KnowledgeBase& kb, const QueryResult& result);
+
+// ---------------------------------------------------------------- JSON shapes
+// For hosts and bindings (the studio's panel, `loom kb`) and the agent, so that none of them
+// re-implements a category name or a position check. Every *_from_json returns kBadArgument
+// naming the first wrong field; an unknown key is an error too.
+
+/// {id, name, aliases?: [string], category?: name ("other"), inclusion?: name ("by_relevance"),
+/// from?: {chapter, scene?}, text?, source?}. An unknown category or inclusion names the valid ones.
+Result<Entry> entry_from_json(const Json& j);
+/// The entry in the shape entry_from_json reads (`from` only when set).
+Json entry_to_json(const Entry& e);
+
+/// {k1?, b?, name_boost?, alias_boost?, chunk_chars? (50..10^7), chunk_overlap? (< chunk_chars)};
+/// null gives the defaults. Out-of-range values are errors here, not clamped.
+Result<IndexOptions> index_options_from_json(const Json& j);
+Json index_options_to_json(const IndexOptions& o);
+
+/// {k? (0..100000), categories?: [name], position?: {chapter, scene?}, include_never?: bool}; null
+/// gives the defaults.
+Result<SearchOptions> search_options_from_json(const Json& j);
+/// [{id, name, category, source, chunk (ordinal in its entry), score (4 decimals), matched, text}].
+Json hits_to_json(const KnowledgeBase& kb, const std::vector<Hit>& hits);
+/// [{id, name, begin, end, byte_begin, byte_end, surface}] for mentions of `text`: begin/end count
+/// UTF-16 code units (JavaScript string indices), byte_begin/byte_end UTF-8 bytes.
+Json mentions_to_json(const KnowledgeBase& kb, std::string_view text, const std::vector<Mention>& mentions);
+
+/// The request in a `knowledge.query` step's arguments (described at register_knowledge_agents).
+Result<QueryRequest> query_request_from_json(const Json& args);
 
 /// Registers `knowledge.query` (pure) bound to `kb` into `registry` (replacing an earlier one,
 /// with AgentRegistry::set). Its version is "1+" and kb->fingerprint(), so anything keyed on the
