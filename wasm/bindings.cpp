@@ -50,6 +50,115 @@ Json events_json(std::vector<loom::Event> events) {
 }
 
 // The long-lived engine object: an agent registry, a library of workflows, and runs by id.
+// A knowledge base for JavaScript: JSON strings in and out (loom/knowledge.hpp's JSON shapes),
+// the snapshot as bytes. Held by a shared_ptr so an engine can take a copy for its runs.
+class Knowledge {
+ public:
+  std::string init(const std::string& options_json) {
+    return guarded([&]() -> std::string {
+      auto j = parse(options_json, "options");
+      if (!j) return fail(j.error());
+      auto options = loom::knowledge::index_options_from_json(*j);
+      if (!options) return fail(options.error());
+      kb_ = loom::knowledge::KnowledgeBase(*options);
+      return ok(nullptr);
+    });
+  }
+
+  std::string load(const std::string& bytes) {
+    return guarded([&]() -> std::string {
+      auto kb = loom::knowledge::KnowledgeBase::load(bytes);
+      if (!kb) return fail(kb.error());
+      kb_ = std::move(*kb);
+      return ok(nullptr);
+    });
+  }
+
+  std::string put_many(const std::string& entries_json) {
+    return guarded([&]() -> std::string {
+      auto j = parse(entries_json, "entries");
+      if (!j) return fail(j.error());
+      if (!j->is_array()) return fail(loom::make_error(loom::ErrorCode::kBadArgument, "entries must be a list"));
+      for (std::size_t i = 0; i < j->size(); ++i) {
+        auto entry = loom::knowledge::entry_from_json((*j)[i]);
+        loom::Status s = entry ? kb_.put(std::move(*entry)) : loom::Status(entry.error());
+        if (s.code != loom::ErrorCode::kOk) {
+          s.message = "entry " + std::to_string(i) + ": " + s.message;
+          return fail(s);
+        }
+      }
+      return ok(Json{{"entries", kb_.size()}});
+    });
+  }
+
+  std::string remove(const std::string& id) {
+    return guarded([&]() -> std::string { return ok(kb_.remove(id)); });
+  }
+
+  std::string search(const std::string& query, const std::string& options_json) {
+    return guarded([&]() -> std::string {
+      auto j = parse(options_json, "options");
+      if (!j) return fail(j.error());
+      auto options = loom::knowledge::search_options_from_json(*j);
+      if (!options) return fail(options.error());
+      return ok(loom::knowledge::hits_to_json(kb_, kb_.search(query, *options)));
+    });
+  }
+
+  std::string mentions(const std::string& text) {
+    return guarded([&]() -> std::string {
+      return ok(loom::knowledge::mentions_to_json(kb_, text, kb_.mentions(text)));
+    });
+  }
+
+  std::string query(const std::string& request_json) {
+    return guarded([&]() -> std::string {
+      auto j = parse(request_json, "request");
+      if (!j) return fail(j.error());
+      auto request = loom::knowledge::query_request_from_json(*j);
+      if (!request) return fail(request.error());
+      return ok(loom::knowledge::query_result_to_json(kb_, loom::knowledge::query(kb_, *request)));
+    });
+  }
+
+  std::string entries() {
+    return guarded([&]() -> std::string {
+      Json out = Json::array();
+      for (const auto& e : kb_.entries()) {
+        Json j = loom::knowledge::entry_to_json(e);
+        j.erase("text");
+        out.push_back(std::move(j));
+      }
+      return ok(out);
+    });
+  }
+
+  std::string stats() {
+    return guarded([&]() -> std::string {
+      return ok(Json{{"entries", kb_.size()}, {"chunks", kb_.chunks().size()},
+                     {"options", loom::knowledge::index_options_to_json(kb_.options())}});
+    });
+  }
+
+  // A Uint8Array copy: a std::string would go out as (corrupted) UTF-8 text.
+  emscripten::val snapshot() {
+    std::string bytes = kb_.snapshot();
+    emscripten::val view(emscripten::typed_memory_view(bytes.size(), reinterpret_cast<const unsigned char*>(bytes.data())));
+    return emscripten::val::global("Uint8Array").new_(view);
+  }
+
+  std::string fingerprint() { return kb_.fingerprint(); }
+
+  const loom::knowledge::KnowledgeBase& base() const { return kb_; }
+
+ private:
+  loom::knowledge::KnowledgeBase kb_;
+};
+
+std::string knowledge_analyze(const std::string& text) {
+  return guarded([&]() -> std::string { return ok(loom::knowledge::analyze(text)); });
+}
+
 class Engine {
  public:
   Engine() : agents_(loom::AgentRegistry::with_builtins()) {}
@@ -87,6 +196,24 @@ class Engine {
                      {"kind", a->kind == loom::AgentKind::kPure ? "pure" : a->kind == loom::AgentKind::kEffect ? "effect" : "workflow"}});
     }
     return ok(out);
+  }
+
+  // The base knowledge.query steps of runs started from now on read: a copy of `kb` as it is.
+  std::string use_knowledge(const Knowledge& kb) {
+    return guarded([&]() -> std::string {
+      auto copy = std::make_shared<const loom::knowledge::KnowledgeBase>(kb.base());
+      loom::Status s = loom::knowledge::register_knowledge_agents(agents_, copy);
+      if (s.code != loom::ErrorCode::kOk) return fail(s);
+      return ok(nullptr);
+    });
+  }
+
+  std::string clear_knowledge() {
+    return guarded([&]() -> std::string {
+      loom::Status s = loom::knowledge::register_knowledge_agents(agents_, nullptr);
+      if (s.code != loom::ErrorCode::kOk) return fail(s);
+      return ok(nullptr);
+    });
   }
 
   // A models file (YAML): its pool as JSON, or every error with its line.
@@ -330,6 +457,8 @@ EMSCRIPTEN_BINDINGS(loom) {
       .function("validate", &Engine::validate)
       .function("agents", &Engine::agents)
       .function("models", &Engine::models)
+      .function("useKnowledge", &Engine::use_knowledge)
+      .function("clearKnowledge", &Engine::clear_knowledge)
       .function("start", &Engine::start)
       .function("restore", &Engine::restore)
       .function("poll", &Engine::poll)
@@ -338,6 +467,20 @@ EMSCRIPTEN_BINDINGS(loom) {
       .function("cancel", &Engine::cancel)
       .function("snapshot", &Engine::snapshot)
       .function("close", &Engine::close);
+  emscripten::class_<Knowledge>("KnowledgeBase")
+      .constructor<>()
+      .function("init", &Knowledge::init)
+      .function("load", &Knowledge::load)
+      .function("putMany", &Knowledge::put_many)
+      .function("remove", &Knowledge::remove)
+      .function("search", &Knowledge::search)
+      .function("mentions", &Knowledge::mentions)
+      .function("query", &Knowledge::query)
+      .function("entries", &Knowledge::entries)
+      .function("stats", &Knowledge::stats)
+      .function("snapshot", &Knowledge::snapshot)
+      .function("fingerprint", &Knowledge::fingerprint);
+  emscripten::function("knowledgeAnalyze", &knowledge_analyze);
   emscripten::function("errorCodes", &error_codes);
   emscripten::function("version", emscripten::optional_override([]() { return std::string(loom::kVersion); }));
 }

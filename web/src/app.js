@@ -8,6 +8,7 @@ import { openStorage } from './storage.js';
 import { openVault } from './credentials.js';
 import { RunManager } from './runs.js';
 import { ensureModelPool, syncShippedWorkflows } from './library.js';
+import { openKnowledge } from './knowledge.js';
 import { registerServiceWorker } from './register_sw.js';
 import { el, errorBlock } from './ui/dom.js';
 
@@ -18,6 +19,7 @@ const VIEWS = {
   run: () => import('./ui/run_view.js').then((m) => m.runView),
   runs: () => import('./ui/history_view.js').then((m) => m.historyView),
   settings: () => import('./ui/settings_view.js').then((m) => m.settingsView),
+  knowledge: () => import('./ui/knowledge_view.js').then((m) => m.knowledgeView),
 };
 
 const $ = (id) => document.getElementById(id);
@@ -78,7 +80,7 @@ function route(ctx) {
 function viewOf(hash) {
   const [, section = 'workflows', ...rest] = (hash || '#/workflows').split('/');
   if (section === 'runs') return rest.length ? 'run' : 'runs';
-  return section === 'settings' ? 'settings' : 'workflows';
+  return VIEWS[section] && section !== 'run' ? section : 'workflows';
 }
 
 async function main() {
@@ -113,9 +115,15 @@ async function main() {
   } catch (e) {
     notify(e);
   }
+  let knowledge = null;
+  try {
+    knowledge = await openKnowledge({ engine, storage });
+  } catch (e) {
+    notify(e);  // the studio works without it; knowledge.query steps say no base is loaded
+  }
   const runs = new RunManager({ engine, storage, secrets: (name) => vault.getKey(name) });
   const ctx = {
-    engine, storage, vault, runs, notify,
+    engine, storage, vault, runs, knowledge, notify,
     navigate: (hash) => {
       if (location.hash === hash) route(ctx);
       else location.hash = hash;

@@ -346,6 +346,49 @@ export class LoomEngine {
     if (this.#handle) this.#handle.close(run);
   }
 
+  // ---- the knowledge base (loom/knowledge.hpp) ----
+
+  /// A new, empty knowledge base: options {k1, b, name_boost, alias_boost, chunk_chars,
+  /// chunk_overlap}. Free it with kb.delete(). Throws BAD_ARGUMENT for a bad option.
+  createKnowledgeBase(options = {}) {
+    const kb = new KnowledgeBase(this.#module);
+    try {
+      kb._init(options);
+    } catch (e) {
+      kb.delete();
+      throw e;
+    }
+    return kb;
+  }
+
+  /// A knowledge base from a snapshot (kb.snapshot()'s bytes). Throws BAD_ARGUMENT for bytes that
+  /// are not a snapshot, INVALID_VALUE for one from a newer Loom.
+  loadKnowledgeBase(bytes) {
+    const kb = new KnowledgeBase(this.#module);
+    try {
+      kb._load(bytes);
+    } catch (e) {
+      kb.delete();
+      throw e;
+    }
+    return kb;
+  }
+
+  /// Makes `kb` (a copy of it as it is now) the base that knowledge.query steps of runs started
+  /// from now on read; null removes it. Call it again after changing kb.
+  useKnowledgeBase(kb) {
+    if (!this.#handle) throw new EngineError(ErrorCode.INVALID_STATE, 'the engine was disposed');
+    const value = unwrap(kb ? this.#handle.useKnowledge(kb._handle) : this.#handle.clearKnowledge());
+    if (value instanceof EngineError) throw value;
+  }
+
+  /// The terms the knowledge index stores for `text` (tokenized, stopwords out, stemmed).
+  knowledgeAnalyze(text) {
+    const value = unwrap(this.#module.knowledgeAnalyze(String(text ?? '')));
+    if (value instanceof EngineError) throw value;
+    return value;
+  }
+
   /// Frees the C++ engine; the object is unusable afterwards. Safe to call twice.
   dispose() {
     if (this.#handle) {
@@ -357,6 +400,99 @@ export class LoomEngine {
 
   get disposed() {
     return this.#handle === null;
+  }
+}
+
+/// A knowledge base in the engine (entries, chunks, a BM25 index). Made by
+/// engine.createKnowledgeBase() or engine.loadKnowledgeBase(bytes); free it with delete().
+/// Entries are {id, name, aliases, category, inclusion, from: {chapter, scene}, text, source}.
+export class KnowledgeBase {
+  #handle;
+
+  constructor(Module) {
+    this.#handle = new Module.KnowledgeBase();
+  }
+
+  get _handle() {
+    if (!this.#handle) throw new EngineError(ErrorCode.INVALID_STATE, 'the knowledge base was deleted');
+    return this.#handle;
+  }
+
+  #call(method, ...args) {
+    const value = unwrap(this._handle[method](...args));
+    if (value instanceof EngineError) throw value;
+    return value;
+  }
+
+  _init(options) {
+    return this.#call('init', stringify(options ?? {}, 'options'));
+  }
+
+  _load(bytes) {
+    const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+    return this.#call('load', view);
+  }
+
+  /// Adds or replaces (same id) one entry.
+  put(entry) {
+    return this.putMany([entry]);
+  }
+
+  /// Adds or replaces entries in one call. Throws BAD_ARGUMENT / INVALID_VALUE naming the first
+  /// bad entry (by its position and id); the entries before it are in.
+  putMany(entries) {
+    return this.#call('putMany', stringify(entries ?? [], 'entries'));
+  }
+
+  /// Removes entry `id`; false when there was none.
+  remove(id) {
+    return this.#call('remove', String(id));
+  }
+
+  /// Ranked chunks: [{id, name, category, chunk, score, text, matched}]. Options {k, categories,
+  /// position: {chapter, scene}, includeNever}.
+  search(query, { k = 10, categories, position, includeNever = false } = {}) {
+    return this.#call('search', String(query ?? ''),
+      stringify({ k, categories, position, include_never: includeNever }, 'options'));
+  }
+
+  /// Entries `text` names: [{id, name, begin, end, surface}] (byte offsets into the UTF-8 text).
+  mentions(text) {
+    return this.#call('mentions', String(text ?? ''));
+  }
+
+  /// The router, as a knowledge.query step runs it: {context, tokens, included, dropped}.
+  query(request) {
+    return this.#call('query', stringify(request ?? {}, 'request'));
+  }
+
+  /// Every entry (without its text): [{id, name, aliases, category, inclusion, from, source, chunks}].
+  entries() {
+    return this.#call('entries');
+  }
+
+  /// {entries, chunks, terms, postings}.
+  stats() {
+    return this.#call('stats');
+  }
+
+  /// The base as bytes, for storage; engine.loadKnowledgeBase(bytes) reads them back.
+  snapshot() {
+    return new Uint8Array(this._handle.snapshot());
+  }
+
+  /// A hash of the content: it changes whenever an entry or an option does.
+  fingerprint() {
+    return this._handle.fingerprint();
+  }
+
+  /// Frees the C++ base. Safe to call twice.
+  delete() {
+    if (this.#handle) {
+      const h = this.#handle;
+      this.#handle = null;
+      h.delete();
+    }
   }
 }
 

@@ -8,6 +8,7 @@
 #include "loom/agent.hpp"
 #include "loom/error.hpp"
 #include "loom/json.hpp"
+#include "loom/knowledge.hpp"
 #include "loom/llm.hpp"
 #include "loom/run.hpp"
 #include "loom/template.hpp"
