@@ -56,6 +56,14 @@ export function normalizeEntry(entry) {
   return out;
 }
 
+// The fields the engine's index takes (entry_from_json refuses others); the store keeps all.
+function engineEntry(e) {
+  const out = { id: e.id, name: e.name, aliases: e.aliases, category: e.category, inclusion: e.inclusion,
+    text: e.text, source: e.source };
+  if (e.from) out.from = e.from;
+  return out;
+}
+
 /// Opens the knowledge base: loads the stored snapshot (or rebuilds the index from the stored
 /// entries when there is none or it cannot be read), and makes it the one the engine's runs use.
 export async function openKnowledge({ engine, storage }) {
@@ -71,7 +79,7 @@ export async function openKnowledge({ engine, storage }) {
   if (!kb) {
     kb = engine.createKnowledgeBase();
     const entries = await storage.listKnowledge();
-    if (entries.length) kb.putMany(entries.map(normalizeEntry));
+    if (entries.length) kb.putMany(entries.map((e) => engineEntry(normalizeEntry(e))));
     if (entries.length || stored) await storage.putKnowledgeIndex(indexRecord(kb));
   }
   engine.useKnowledgeBase(kb);
@@ -113,7 +121,7 @@ class Knowledge {
   async save(entry) {
     const clean = normalizeEntry(entry);
     const before = this.#kb.snapshot();
-    this.#kb.put(clean);
+    this.#kb.put(engineEntry(clean));
     let stored;
     try {
       stored = await this.#storage.saveKnowledge(clean, indexRecord(this.#kb));

@@ -127,3 +127,11 @@ test('normalizeEntry: every bad field named', () => {
   assert.equal(e.inclusion, 'by_relevance');
   assert.ok(e.id);
 });
+
+test('knowledge.js: an entry from a file keeps its kind and meta in the store, the index gets its fields', async (t) => {
+  const { engine, storage } = await setup(t);
+  const k = await openKnowledge({ engine, storage });
+  const saved = await k.save({ name: 'Harbour notes', text: 'Tar and fog.', source: 'harbour.md', kind: 'markdown', meta: { warnings: [] } });
+  assert.equal((await storage.getKnowledge(saved.id)).kind, 'markdown');
+  assert.equal(k.base.search('fog')[0].id, saved.id);
+});
