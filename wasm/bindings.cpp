@@ -105,6 +105,16 @@ class Knowledge {
     });
   }
 
+  std::string search_ranked(const std::string& query, const std::string& options_json) {
+    return guarded([&]() -> std::string {
+      auto j = parse(options_json, "options");
+      if (!j) return fail(j.error());
+      auto options = loom::knowledge::search_options_from_json(*j);
+      if (!options) return fail(options.error());
+      return ok(loom::knowledge::hits_to_json(kb_, kb_.search(query, *options), /*with_text=*/false));
+    });
+  }
+
   std::string mentions(const std::string& text) {
     return guarded([&]() -> std::string {
       return ok(loom::knowledge::mentions_to_json(kb_, text, kb_.mentions(text)));
@@ -474,6 +484,7 @@ EMSCRIPTEN_BINDINGS(loom) {
       .function("putMany", &Knowledge::put_many)
       .function("remove", &Knowledge::remove)
       .function("search", &Knowledge::search)
+      .function("searchRanked", &Knowledge::search_ranked)
       .function("mentions", &Knowledge::mentions)
       .function("query", &Knowledge::query)
       .function("entries", &Knowledge::entries)

@@ -456,6 +456,13 @@ export class KnowledgeBase {
       stringify({ k, categories, position, include_never: includeNever }, 'options'));
   }
 
+  /// search() without the chunks' texts: [{id, name, category, chunk, score, matched}] — for
+  /// callers that only rank (much less to copy out of wasm per query).
+  searchRanked(query, { k = 10, categories, position, includeNever = false } = {}) {
+    return this.#call('searchRanked', String(query ?? ''),
+      stringify({ k, categories, position, include_never: includeNever }, 'options'));
+  }
+
   /// Entries `text` names: [{id, name, begin, end, surface}] (byte offsets into the UTF-8 text).
   mentions(text) {
     return this.#call('mentions', String(text ?? ''));

@@ -319,7 +319,9 @@ Json index_options_to_json(const IndexOptions& o);
 /// gives the defaults.
 Result<SearchOptions> search_options_from_json(const Json& j);
 /// [{id, name, category, source, chunk (ordinal in its entry), score (4 decimals), matched, text}].
-Json hits_to_json(const KnowledgeBase& kb, const std::vector<Hit>& hits);
+/// Without `with_text` the chunks' texts are left out (a caller that only ranks, such as a
+/// benchmark or a list of ids, need not copy kilobytes per hit across the wasm boundary).
+Json hits_to_json(const KnowledgeBase& kb, const std::vector<Hit>& hits, bool with_text = true);
 /// [{id, name, begin, end, byte_begin, byte_end, surface}] for mentions of `text`: begin/end count
 /// UTF-16 code units (JavaScript string indices), byte_begin/byte_end UTF-8 bytes.
 Json mentions_to_json(const KnowledgeBase& kb, std::string_view text, const std::vector<Mention>& mentions);

@@ -233,19 +233,20 @@ Result<SearchOptions> search_options_from_json(const Json& j) {
   return o;
 }
 
-Json hits_to_json(const KnowledgeBase& kb, const std::vector<Hit>& hits) {
+Json hits_to_json(const KnowledgeBase& kb, const std::vector<Hit>& hits, bool with_text) {
   Json out = Json::array();
   for (const Hit& h : hits) {
     if (h.entry >= kb.entries().size() || h.chunk >= kb.chunks().size()) continue;
     const Entry& e = kb.entries()[h.entry];
-    out.push_back(Json{{"id", e.id},
-                       {"name", e.name},
-                       {"category", std::string(category_name(e.category))},
-                       {"source", e.source},
-                       {"chunk", kb.chunks()[h.chunk].ordinal},
-                       {"score", rounded(h.score)},
-                       {"matched", h.matched},
-                       {"text", std::string(kb.chunk_text(h.chunk))}});
+    Json j{{"id", e.id},
+           {"name", e.name},
+           {"category", std::string(category_name(e.category))},
+           {"source", e.source},
+           {"chunk", kb.chunks()[h.chunk].ordinal},
+           {"score", rounded(h.score)},
+           {"matched", h.matched}};
+    if (with_text) j["text"] = std::string(kb.chunk_text(h.chunk));
+    out.push_back(std::move(j));
   }
   return out;
 }
