@@ -1,4 +1,4 @@
-// loom — the native command: validate, run, graph and list agents for Loom workflows.
+// loom — the native command: validate, run, graph and list agents for Loom workflows; kb.
 #include <CLI/CLI.hpp>
 #include <unistd.h>
 
@@ -17,6 +17,7 @@
 #include "graph.hpp"
 #include "host.hpp"
 #include "http.hpp"
+#include "kb.hpp"
 #include "loom/loom.hpp"
 #include "models.hpp"
 #include "progress.hpp"
@@ -201,7 +202,26 @@ struct RunArgs {
   std::string models;
   double budget_usd = 0;
   std::int64_t budget_tokens = 0;
+  std::string kb;
 };
+
+// knowledge.query reads the base given with --kb; without one, its steps fail saying how to
+// give one (the engine's message speaks of the studio's panel too).
+int use_knowledge_base(AgentRegistry& agents, const std::string& path) {
+  if (path.empty()) {
+    AgentSpec spec = *agents.find("knowledge.query");
+    spec.run = [](const Json&) -> Result<Json> {
+      return make_error(ErrorCode::kBadArgument,
+                        "no knowledge base is loaded: pass --kb FILE (or set LOOM_KB); `loom kb add` builds one");
+    };
+    agents.set(std::move(spec));
+    return 0;
+  }
+  auto kb = open_kb(path, false);
+  if (!kb) return usage_error(kb.error().message, kb.error().hint);
+  knowledge::register_knowledge_agents(agents, std::make_shared<const knowledge::KnowledgeBase>(std::move(*kb)));
+  return 0;
+}
 
 // A workflow calls models when a step (or a loop body's step) uses an agent that does.
 bool calls_models(const std::vector<StepDef>& steps, const AgentRegistry& agents) {
@@ -215,6 +235,7 @@ bool calls_models(const std::vector<StepDef>& steps, const AgentRegistry& agents
 
 int cmd_run(const RunArgs& a) {
   AgentRegistry agents = AgentRegistry::with_builtins();
+  if (int code = use_knowledge_base(agents, a.kb)) return code;
   WorkflowLibrary library = load_library_near(a.file, agents);
   LoadResult loaded = load_file(a.file, agents, library);
   if (!loaded.errors.empty()) {
@@ -379,6 +400,8 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   run->add_option("--budget-tokens", run_args.budget_tokens, "refuse model calls that could take the run past this many tokens")
       ->check(CLI::PositiveNumber);
+  run->add_option("--kb", run_args.kb, "the knowledge base knowledge.query steps read (`loom kb add` builds one)")
+      ->envname("LOOM_KB");
   run->get_option("--resume")->excludes(run->get_option("--events"));
 
   std::string graph_file, graph_format = "ascii";
@@ -393,7 +416,10 @@ int main(int argc, char** argv) {
   auto* models = app.add_subcommand("models", "List the models of the models file, and whether their keys are set");
   models->add_option("--models", models_file, "the models file (default: $LOOM_MODELS, ~/.config/loom/models.yaml)");
 
+  KbCommand kb(app);
+
   CLI11_PARSE(app, argc, argv);
+  if (kb.parsed()) return kb.run();
   if (*validate) return cmd_validate(validate_files, validate_json);
   if (*run) return cmd_run(run_args);
   if (*graph) return cmd_graph(graph_file, graph_format);
