@@ -111,7 +111,12 @@ class Knowledge {
       if (!j) return fail(j.error());
       auto options = loom::knowledge::search_options_from_json(*j);
       if (!options) return fail(options.error());
-      return ok(loom::knowledge::hits_to_json(kb_, kb_.search(query, *options), /*with_text=*/false));
+      // Only what ranking needs, [[id, chunk ordinal, score], ...]: the least to copy per query.
+      Json out = Json::array();
+      for (const auto& h : kb_.search(query, *options)) {
+        out.push_back(Json::array({kb_.entries()[h.entry].id, kb_.chunks()[h.chunk].ordinal, h.score}));
+      }
+      return ok(out);
     });
   }
 

@@ -78,7 +78,7 @@ async function loom() {
       for (let i = 0; i < chunks.length; i += 1000) kb.putMany(chunks.slice(i, i + 1000).map(toEntry));
       return kb;
     },
-    search: (kb, q, k) => (kb.searchRanked ?? kb.search).call(kb, q, { k }).map((h) => Number(h.id)),
+    search: (kb, q, k) => kb.searchRanked(q, { k }).map(([id]) => Number(id)),
     snapshot(kb) {
       const data = kb.snapshot();
       return { data, bytes: data.byteLength };

@@ -456,8 +456,8 @@ export class KnowledgeBase {
       stringify({ k, categories, position, include_never: includeNever }, 'options'));
   }
 
-  /// search() without the chunks' texts: [{id, name, category, chunk, score, matched}] — for
-  /// callers that only rank (much less to copy out of wasm per query).
+  /// Only the ranking: [[id, chunk, score], ...], best first — for callers that need no text or
+  /// names (much less to copy out of wasm per query).
   searchRanked(query, { k = 10, categories, position, includeNever = false } = {}) {
     return this.#call('searchRanked', String(query ?? ''),
       stringify({ k, categories, position, include_never: includeNever }, 'options'));

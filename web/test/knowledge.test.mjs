@@ -41,6 +41,9 @@ test('engine.js: put, search with scores and matched stems, mentions, snapshot r
   const text = "At dawn Mara's boat left; the Quill girl waved.";
   assert.equal(text.slice(mentions[1].begin, mentions[1].end), 'the Quill girl');
 
+  const ranked = kb.searchRanked('fog ferry crossing');
+  assert.deepEqual(ranked.map(([id, chunk]) => [id, chunk]), hits.map((h) => [h.id, h.chunk]), 'the same ranking');
+  ranked.forEach(([, , score], i) => assert.ok(Math.abs(score - hits[i].score) < 1e-4));
   const bytes = kb.snapshot();
   assert.ok(bytes instanceof Uint8Array && bytes.length > 100);
   const again = engine.loadKnowledgeBase(bytes);
