@@ -347,6 +347,7 @@ int KbCommand::context() {
   // The context on stdout (ready for a prompt), the account of it on stderr.
   const std::string context = result["context"].get<std::string>();
   if (!context.empty()) std::printf("%s\n", context.c_str());
+  std::fflush(stdout);
   std::fprintf(stderr, "%s%zu included, %lld of %lld tokens\n", context.empty() ? "" : "\n",
                result["included"].size(), static_cast<long long>(result["tokens"].get<std::int64_t>()),
                static_cast<long long>(budget_));
