@@ -3,20 +3,10 @@
 // knowledge.query step showing what went into the prompt and why.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { launchChromium, studioSkip, studioReady } from './browser.mjs';
 import { startServer } from '../tools/serve.mjs';
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
-const BUILT = existsSync(new URL('../build/web/index.html', import.meta.url));
-const skip = !existsSync(CHROMIUM) ? `no ${CHROMIUM}` : !BUILT ? 'no build/web (tools/build --web)' : false;
-
-async function ready(page) {
-  await page.waitForSelector('body[data-ready]', { timeout: 20_000 });
-  assert.equal(await page.getAttribute('body', 'data-ready'), 'true', await page.textContent('#view'));
-}
+const skip = studioSkip();
 
 async function addEntry(page, { name, aliases = '', category, inclusion, chapter = '', text }) {
   await page.click('[data-testid=kb-new]');
@@ -32,7 +22,7 @@ async function addEntry(page, { name, aliases = '', category, inclusion, chapter
 
 test('the knowledge panel: add, keep, search, and the context a step gets', { skip }, async (t) => {
   const { server, port } = await startServer({ port: 0, host: '127.0.0.1' });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  const browser = await launchChromium();
   t.after(async () => {
     await browser.close();
     server.closeAllConnections();
@@ -45,7 +35,7 @@ test('the knowledge panel: add, keep, search, and the context a step gets', { sk
     if (m.type() === 'error' && !/^Applying inline style violates/.test(m.text())) problems.push(m.text());
   });
   await page.goto(`http://127.0.0.1:${port}/#/knowledge`);
-  await ready(page);
+  await studioReady(page);
 
   await addEntry(page, { name: 'Mara Quill', aliases: 'Mara, the Quill girl', category: 'character', inclusion: 'when_mentioned',
     text: 'Mara grew up on the ferry between the islands. She hates fog and keeps the tide tables by heart.' });
@@ -63,7 +53,7 @@ test('the knowledge panel: add, keep, search, and the context a step gets', { sk
 
   // Kept over a reload, and searchable from the stored index.
   await page.reload();
-  await ready(page);
+  await studioReady(page);
   for (const name of ['Mara Quill', 'The Night Ferry', 'The Drowned Keeper', 'Harbour notes']) {
     await page.waitForSelector(`[data-testid="kb-entry-${name}"]`);
   }

@@ -3,15 +3,10 @@
 // that refuses IndexedDB (private mode, storage disabled) gets a message saying so.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { launchChromium, studioSkip } from './browser.mjs';
 import { startServer } from '../tools/serve.mjs';
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
-const BUILT = existsSync(new URL('../build/web/index.html', import.meta.url));
-const skip = !existsSync(CHROMIUM) ? `no ${CHROMIUM}` : !BUILT ? 'no build/web (tools/build --web)' : false;
+const skip = studioSkip();
 
 async function ready(page) {
   await page.waitForSelector('body[data-ready]', { timeout: 20_000 });
@@ -20,7 +15,7 @@ async function ready(page) {
 
 test('storage errors: clear messages, nothing stored is lost', { skip }, async (t) => {
   const { server, port } = await startServer({ port: 0, host: '127.0.0.1' });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  const browser = await launchChromium();
   t.after(async () => {
     await browser.close();
     server.closeAllConnections();

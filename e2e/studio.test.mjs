@@ -5,16 +5,12 @@
 // plain text; model output is shown as text, never as HTML.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+import { launchChromium, studioSkip, studioReady } from './browser.mjs';
 import { startServer } from '../tools/serve.mjs';
 import { startFakeLlm } from '../tools/fake-llm/server.mjs';
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
-const BUILT = existsSync(new URL('../build/web/index.html', import.meta.url));
-const skip = !existsSync(CHROMIUM) ? `no ${CHROMIUM}` : !BUILT ? 'no build/web (tools/build --web)' : false;
+const skip = studioSkip();
 const TYPOS = readFileSync(new URL('../workflows/examples/broken/typos.yaml', import.meta.url), 'utf8');
 
 function modelsYaml(url) {
@@ -39,16 +35,10 @@ async function replaceEditorText(page, text) {
   await page.keyboard.insertText(text);
 }
 
-async function ready(page) {
-  await page.waitForSelector('body[data-ready]', { timeout: 20_000 });
-  const state = await page.getAttribute('body', 'data-ready');
-  if (state !== 'true') assert.fail(`the studio did not start: ${await page.textContent('#view')}`);
-}
-
 test('the studio: runs, reloads, errors at their lines, keys', { skip }, async (t) => {
   const fake = await startFakeLlm({ port: 0, host: '127.0.0.1', chunkDelayMs: 60 });
   const { server, port } = await startServer({ port: 0, host: '127.0.0.1' });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  const browser = await launchChromium();
   const problems = [];
   t.after(async () => {
     await browser.close();
@@ -80,7 +70,7 @@ test('the studio: runs, reloads, errors at their lines, keys', { skip }, async (
   const base = `http://127.0.0.1:${port}/`;
 
   await page.goto(base);
-  await ready(page);
+  await studioReady(page);
   assert.equal(await page.evaluate(() => globalThis.crossOriginIsolated), true);
   assert.match(await page.textContent('[data-testid=engine-status]'), /^engine \d+\.\d+\.\d+ \(wasm\)$/);
   await page.waitForFunction(() => navigator.serviceWorker?.controller != null, null, { timeout: 15_000 });
@@ -92,7 +82,7 @@ test('the studio: runs, reloads, errors at their lines, keys', { skip }, async (
     const saved = page.waitForEvent('load');  // a new address means a new policy: the page reloads
     await page.click('[data-testid=save-models]:not([disabled])');
     await saved;
-    await ready(page);
+    await studioReady(page);
     await page.waitForSelector('[data-testid=model-local-draft]');
     await page.click('[data-testid=test-local-draft]');
     await page.waitForSelector('[data-testid=test-result-local-draft][data-ok]');
@@ -209,7 +199,7 @@ test('the studio: runs, reloads, errors at their lines, keys', { skip }, async (
     assert.equal(mid['local-draft'].completed, 1);
     assert.equal(mid['local-revise'].completed, 0, 'the reload comes while the revise answer is streaming');
     await page.reload();
-    await ready(page);
+    await studioReady(page);
     assert.equal(page.url(), url, 'the run view is back');
     await page.waitForSelector('[data-testid=run-view][data-status=succeeded]', { timeout: 30_000 });
     const after = await stats(fake);
@@ -282,7 +272,7 @@ test('the studio: runs, reloads, errors at their lines, keys', { skip }, async (
     // The text is saved as it is, errors and all: nothing typed is lost on a reload.
     await page.waitForFunction(() => document.querySelector('[data-testid=save-status]')?.textContent === 'saved');
     await page.reload();
-    await ready(page);
+    await studioReady(page);
     await page.waitForFunction(() => document.querySelector('[data-testid=diagnostics]')?.dataset.count === '6');
   });
 
