@@ -1,6 +1,9 @@
 // browser.mjs — what every browser test shares: Debian's Chromium driven by playwright-core,
 // headless, with the flags that keep it off the (closed) network, and the built studio.
 import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import path from 'node:path';
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 
@@ -26,4 +29,57 @@ export async function studioReady(page) {
   await page.waitForSelector('body[data-ready]', { timeout: 20_000 });
   const state = await page.getAttribute('body', 'data-ready');
   if (state !== 'true') assert.fail(`the studio did not start: ${await page.textContent('#view')}`);
+}
+
+const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
+
+/// Builds a throwaway page with Vite: `html` and `main` (the page's module) are written under
+/// `dir`/src, bundled into `dir`/dist; resolves to the dist folder. `target` is Vite's build target.
+export async function buildTestPage(dir, { html, main, target }) {
+  const { build } = await import('vite');
+  const src = path.join(dir, 'src');
+  await mkdir(src, { recursive: true });
+  await writeFile(path.join(src, 'index.html'), html);
+  await writeFile(path.join(src, 'main.js'), main);
+  const out = path.join(dir, 'dist');
+  await build({
+    root: src,
+    configFile: false,
+    logLevel: 'warn',
+    publicDir: false,
+    cacheDir: path.join(dir, 'cache'),
+    build: { outDir: out, emptyOutDir: true, minify: false, reportCompressedSize: false,
+      assetsInlineLimit: 0, modulePreload: { polyfill: false }, ...(target ? { target } : {}) },
+  });
+  return out;
+}
+
+/// A static server on a free local port for a built test page: every answer carries `headers`;
+/// `dir` answers '/' with index.html; `routes` maps a path prefix to another folder (its files by
+/// base name). Paths leaving their folder are refused (403), missing files are 404.
+export function serveFiles(dir, { headers = {}, routes = {} } = {}) {
+  const server = http.createServer(async (req, res) => {
+    const url = new URL(req.url, 'http://x');
+    if (url.pathname === '/favicon.ico') {
+      res.writeHead(204, headers).end();
+      return;
+    }
+    const prefix = Object.keys(routes).find((p) => url.pathname.startsWith(p));
+    const root = prefix ? routes[prefix] : dir;
+    const file = prefix
+      ? path.join(root, path.basename(url.pathname))
+      : path.join(dir, url.pathname === '/' ? 'index.html' : decodeURIComponent(url.pathname).replace(/^\/+/, ''));
+    if (!file.startsWith(root + path.sep)) {
+      res.writeHead(403, headers).end();
+      return;
+    }
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { ...headers, 'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream' }).end(body);
+    } catch {
+      res.writeHead(404, headers).end('not found');
+    }
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }

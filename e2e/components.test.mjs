@@ -6,15 +6,12 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import http from 'node:http';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'vite';
-import { chromium } from 'playwright-core';
+import { CHROMIUM, buildTestPage, launchChromium, serveFiles } from './browser.mjs';
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const UI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../web/src/ui');
 // The page adds a completion source to the editor with the one @codemirror/state the editor uses.
 const CM_STATE = fileURLToPath(import.meta.resolve('@codemirror/state'));
@@ -130,56 +127,14 @@ document.body.dataset.ready = 'true';
 `;
 }
 
-const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
-
-function serve(dir) {
-  const server = http.createServer(async (req, res) => {
-    const url = new URL(req.url, 'http://x');
-    const rel = url.pathname === '/' ? 'index.html' : decodeURIComponent(url.pathname).replace(/^\/+/, '');
-    const file = path.join(dir, rel);
-    const headers = { 'Content-Security-Policy': CSP, 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' };
-    if (url.pathname === '/favicon.ico') {
-      res.writeHead(204, headers).end();
-      return;
-    }
-    if (!file.startsWith(dir + path.sep)) {
-      res.writeHead(403, headers).end();
-      return;
-    }
-    try {
-      const body = await readFile(file);
-      res.writeHead(200, { ...headers, 'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream' }).end(body);
-    } catch {
-      res.writeHead(404, headers).end('not found');
-    }
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
-
 test('editor and graph in Chromium under a strict CSP', { skip: !existsSync(CHROMIUM) && `no ${CHROMIUM}`, timeout: 60_000 }, async (t) => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'loom-components-'));
   let server;
   let browser;
   try {
-    const src = path.join(dir, 'src');
-    await mkdir(src);
-    await writeFile(path.join(src, 'index.html'), INDEX_HTML);
-    await writeFile(path.join(src, 'main.js'), mainJs());
-    await build({
-      root: src,
-      configFile: false,
-      logLevel: 'warn',
-      publicDir: false,
-      cacheDir: path.join(dir, 'cache'),
-      build: { outDir: path.join(dir, 'dist'), emptyOutDir: true, minify: false, reportCompressedSize: false,
-        assetsInlineLimit: 0, modulePreload: { polyfill: false } },
-    });
-    server = await serve(path.join(dir, 'dist'));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync'],
-    });
+    const dist = await buildTestPage(dir, { html: INDEX_HTML, main: mainJs() });
+    server = await serveFiles(dist, { headers: { 'Content-Security-Policy': CSP, 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' } });
+    browser = await launchChromium();
     const page = await browser.newPage({ viewport: { width: 1000, height: 900 }, reducedMotion: 'no-preference' });
     const problems = [];
     page.on('console', (m) => {

@@ -8,16 +8,14 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'vite';
-import { chromium } from 'playwright-core';
+import { CHROMIUM, buildTestPage, launchChromium, serveFiles } from './browser.mjs';
 import { buildCsp, SECURITY_HEADERS } from '../web/src/csp.js';
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const EXTRACT = path.resolve(HERE, '../web/src/extract/index.js');
 const FIXTURES = path.resolve(HERE, '../web/test/fixtures/extract');
@@ -46,32 +44,15 @@ window.__extractUrl = (url) => settle(extractUrl(url));
 document.body.dataset.ready = 'true';
 `;
 
-const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
-
 function listen(server) {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-// The built page and the fixtures, with the studio's headers; `csp` may name other origins.
+// The built page and, under /fixtures/, the fixtures, with the studio's headers; `csp` may name
+// other origins.
 function servePage(dir, csp) {
-  return listen(http.createServer(async (req, res) => {
-    const url = new URL(req.url, 'http://x');
-    const headers = { ...SECURITY_HEADERS, 'Content-Security-Policy': csp, 'Cache-Control': 'no-store' };
-    let file;
-    if (url.pathname.startsWith('/fixtures/')) file = path.join(FIXTURES, path.basename(url.pathname));
-    else file = path.join(dir, url.pathname === '/' ? 'index.html' : decodeURIComponent(url.pathname).replace(/^\/+/, ''));
-    if (!file.startsWith(dir + path.sep) && !file.startsWith(FIXTURES + path.sep)) {
-      res.writeHead(403, headers).end();
-      return;
-    }
-    try {
-      const body = await readFile(file);
-      res.writeHead(200, { ...headers, 'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream' }).end(body);
-    } catch {
-      res.writeHead(404, headers).end('not found');
-    }
-  }));
+  return serveFiles(dir, { headers: { ...SECURITY_HEADERS, 'Content-Security-Policy': csp, 'Cache-Control': 'no-store' },
+    routes: { '/fixtures/': FIXTURES } });
 }
 
 // Another origin with an article: /open allows any origin to read it, /closed does not.
@@ -93,32 +74,16 @@ test('extract in Chromium under the studio CSP: PDF with the pdf.js worker, e-ma
     let site;
     let browser;
     try {
-      const src = path.join(dir, 'src');
-      await mkdir(src);
-      await writeFile(path.join(src, 'index.html'), INDEX_HTML);
-      await writeFile(path.join(src, 'main.js'), MAIN_JS);
-      await build({
-        root: src,
-        configFile: false,
-        logLevel: 'warn',
-        publicDir: false,
-        cacheDir: path.join(dir, 'cache'),
-        build: { outDir: path.join(dir, 'dist'), emptyOutDir: true, minify: false, reportCompressedSize: false,
-          assetsInlineLimit: 0, modulePreload: { polyfill: false }, target: 'es2022' },
-      });
+      const dist = await buildTestPage(dir, { html: INDEX_HTML, main: MAIN_JS, target: 'es2022' });
       site = await serveSite();
       const siteOrigin = `http://127.0.0.1:${site.address().port}`;
       // The studio's policy, with the other site as a connect origin (as a model server would be),
       // so that what refuses /closed is the site's missing CORS header, not the policy.
       const csp = buildCsp({ connectOrigins: [siteOrigin] });
-      page$ = await servePage(path.join(dir, 'dist'), csp);
+      page$ = await servePage(dist, csp);
       const base = `http://127.0.0.1:${page$.address().port}`;
 
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-          '--disable-component-update', '--disable-sync'],
-      });
+      browser = await launchChromium();
       const page = await browser.newPage();
       const problems = [];
       page.on('console', (m) => {

@@ -7,12 +7,11 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { CHROMIUM, launchChromium } from './browser.mjs';
 import { startServer } from '../tools/serve.mjs';
 import { originsOfModels } from '../web/src/csp.js';
 import { loadEngine } from '../web/src/engine.js';
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const REPO = path.resolve(import.meta.dirname, '..');
 const LOCAL_MODEL_SERVER = 'http://127.0.0.1:9';  // the discard port: nothing answers there
 
@@ -92,11 +91,7 @@ test('offline: the service worker serves the studio with a fresh CSP, and it ope
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
     };
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync'],
-    });
+    const browser = await launchChromium();
     const problems = [];
     try {
       const context = await browser.newContext();
