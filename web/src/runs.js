@@ -108,17 +108,14 @@ export class RunManager {
     const options = { run_id: id, seed: Math.floor(Math.random() * 2 ** 31), use_cache: Boolean(useCache) };
     if (models) options.models = models;
     if (budget && (budget.max_cost_usd || budget.max_tokens)) options.budget = budget;
-    // Start the engine first: bad inputs are refused before a record exists.
-    const begun = this.#engine.start(workflow.name, inputs, options, this.#now());
-    this.#engine.close(begun.run);
     const record = {
       id, workflow: workflow.name, yaml: workflow.yaml, inputs, options, status: 'running',
       started: this.#now(),
     };
     if (parent) record.parent = parent;
-    await this.#storage.putRun(record);
-    const ready = this.#drive(record, null);
-    await ready;
+    // The record is stored with the run's first events: the engine refuses bad inputs before
+    // there are any, so a refused run leaves nothing behind.
+    await this.#drive(record, null);
     return id;
   }
 
@@ -229,6 +226,7 @@ export class RunManager {
     let first = true;
     const onEvents = async (events, progress) => {
       await this.#storage.appendEvents(record.id, events);
+      if (first && !restore) await this.#storage.putRun(record);
       for (const e of events) {
         if (e.type === 'step_output_delta') live.text.set(e.step, (live.text.get(e.step) ?? '') + (e.delta ?? ''));
         else if (e.type === 'step_started' && e.attempt > 1) live.text.delete(e.step);  // a retry starts over
@@ -259,12 +257,11 @@ export class RunManager {
       // run could not be restored. What is stored stays; the record still says running, so the
       // next page load (or resume()) carries on from the last stored event.
       this.#live.delete(record.id);
-      if (first) {
-        rejectReady(error);
-      }
-      const interrupted = { interrupted: true, error };
-      this.#tell({ runId: record.id, kind: 'interrupted', error });
-      finish(interrupted);
+      // Before its first events were stored the caller of start()/resume() gets the error;
+      // after, the views are told the run stopped.
+      if (first) rejectReady(error);
+      else this.#tell({ runId: record.id, kind: 'interrupted', error });
+      finish({ interrupted: true, error });
       return;
     }
     if (first) resolveReady(true);  // restored runs that had nothing left to log
