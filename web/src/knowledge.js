@@ -117,16 +117,16 @@ class Knowledge {
   }
 
   /// Adds or replaces (same id) an entry. Resolves the stored entry. On a storage error nothing
-  /// changes, in IndexedDB or in the index the runs use.
+  /// changes, in IndexedDB or in the index the runs use (they read the copy made by the last
+  /// useKnowledgeBase(), which only a stored change makes).
   async save(entry) {
     const clean = normalizeEntry(entry);
-    const before = this.#kb.snapshot();
     this.#kb.put(engineEntry(clean));
     let stored;
     try {
       stored = await this.#storage.saveKnowledge(clean, indexRecord(this.#kb));
     } catch (e) {
-      this.#restore(before);
+      await this.#reload();
       throw e;
     }
     this.#engine.useKnowledgeBase(this.#kb);  // runs started from now on see the change
@@ -135,22 +135,29 @@ class Knowledge {
 
   /// Removes entry `id`. Same guarantee as save().
   async remove(id) {
-    const before = this.#kb.snapshot();
     this.#kb.remove(id);
     try {
       await this.#storage.deleteKnowledge(id, indexRecord(this.#kb));
     } catch (e) {
-      this.#restore(before);
+      await this.#reload();
       throw e;
     }
     this.#engine.useKnowledgeBase(this.#kb);
   }
 
-  #restore(bytes) {
-    const kb = this.#engine.loadKnowledgeBase(bytes);
+  // After a failed write: the base goes back to the stored snapshot (an empty base when none is
+  // stored), so the panel shows what is saved. If even that cannot be read, the panel keeps the
+  // unsaved change until the next load; the runs never see it.
+  async #reload() {
+    let kb;
+    try {
+      const stored = await this.#storage.getKnowledgeIndex();
+      kb = stored?.bytes ? this.#engine.loadKnowledgeBase(stored.bytes) : this.#engine.createKnowledgeBase();
+    } catch {
+      return;
+    }
     this.#kb.delete();
     this.#kb = kb;
-    this.#engine.useKnowledgeBase(kb);
   }
 }
 
