@@ -1,11 +1,10 @@
 // The knowledge base from JavaScript: engine.js's KnowledgeBase over the wasm engine, and the
 // studio's knowledge.js keeping entries and the index snapshot together in IndexedDB.
-import 'fake-indexeddb/auto';
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { IDBFactory } from 'fake-indexeddb';
-import { loadEngine, ErrorCode } from '../src/engine.js';
-import { openStorage, StorageError } from '../src/storage.js';
+import { engineAndStorage } from './studio_setup.mjs';
+import { ErrorCode } from '../src/engine.js';
+import { StorageError } from '../src/storage.js';
 import { openKnowledge, normalizeEntry } from '../src/knowledge.js';
 import { runWorkflow } from '../src/host.js';
 import { readRepo } from './helpers.mjs';
@@ -17,18 +16,8 @@ const FERRY = { id: 'ferry', name: 'The Night Ferry', category: 'location', incl
 const REVEAL = { id: 'reveal', name: 'The Drowned Lighthouse', category: 'lore', inclusion: 'always', from: { chapter: 5 },
   text: 'The lighthouse was never lit: the keeper drowned in the first winter.' };
 
-async function setup(t) {
-  const engine = await loadEngine();
-  const storage = await openStorage({ indexedDB: new IDBFactory() });
-  t.after(() => {
-    storage.close();
-    engine.dispose();
-  });
-  return { engine, storage };
-}
-
 test('engine.js: put, search with scores and matched stems, mentions, snapshot round trip', async (t) => {
-  const { engine } = await setup(t);
+  const { engine } = await engineAndStorage(t);
   const kb = engine.createKnowledgeBase();
   t.after(() => kb.delete());
   assert.deepEqual(kb.putMany([MARA, FERRY]), { entries: 2 });
@@ -56,7 +45,7 @@ test('engine.js: put, search with scores and matched stems, mentions, snapshot r
 });
 
 test('engine.js: each bad input gets its code', async (t) => {
-  const { engine } = await setup(t);
+  const { engine } = await engineAndStorage(t);
   assert.throws(() => engine.createKnowledgeBase({ k1: -1 }), (e) => e.code === ErrorCode.BAD_ARGUMENT && /k1/.test(e.message));
   const kb = engine.createKnowledgeBase();
   t.after(() => kb.delete());
@@ -72,7 +61,7 @@ test('engine.js: each bad input gets its code', async (t) => {
 });
 
 test('a workflow step asks the base: always / mentioned / ranked, in scope at the position', async (t) => {
-  const { engine } = await setup(t);
+  const { engine } = await engineAndStorage(t);
   engine.load(readRepo('workflows/examples/knowledge_context.yaml'));
   const run = (inputs) => runWorkflow(engine, { workflow: 'knowledge_context', inputs });
   const none = await run({ outline: 'Mara waits for the ferry in the fog.' });
@@ -95,7 +84,7 @@ test('a workflow step asks the base: always / mentioned / ranked, in scope at th
 });
 
 test('knowledge.js: entries and the index stored together; reopened without a rebuild; a failed write changes nothing', async (t) => {
-  const { engine, storage } = await setup(t);
+  const { engine, storage } = await engineAndStorage(t);
   const k = await openKnowledge({ engine, storage });
   const saved = await k.save({ ...MARA, aliases: 'Mara, the Quill girl' });
   assert.deepEqual(saved.aliases, ['Mara', 'the Quill girl']);
@@ -132,7 +121,7 @@ test('normalizeEntry: every bad field named', () => {
 });
 
 test('knowledge.js: an entry from a file keeps its kind and meta in the store, the index gets its fields', async (t) => {
-  const { engine, storage } = await setup(t);
+  const { engine, storage } = await engineAndStorage(t);
   const k = await openKnowledge({ engine, storage });
   const saved = await k.save({ name: 'Harbour notes', text: 'Tar and fog.', source: 'harbour.md', kind: 'markdown', meta: { warnings: [] } });
   assert.equal((await storage.getKnowledge(saved.id)).kind, 'markdown');

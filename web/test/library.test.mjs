@@ -1,29 +1,16 @@
 // library.js: the shipped workflows in the writer's library, the model pool and the connection
 // policy that follows from it (fake-indexeddb and the wasm engine).
-import 'fake-indexeddb/auto';
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { IDBFactory } from 'fake-indexeddb';
-import { loadEngine } from '../src/engine.js';
-import { openStorage } from '../src/storage.js';
+import { engineAndStorage } from './studio_setup.mjs';
 import { workflowIndex } from '../../tools/serve.mjs';
 import {
   syncShippedWorkflows, ensureModelPool, saveModelPool, credentialsOf, workflowTemplate, TEST_CONNECTION_WORKFLOW,
 } from '../src/library.js';
 import { readRepo } from './helpers.mjs';
 
-async function setup(t) {
-  const engine = await loadEngine();
-  const storage = await openStorage({ indexedDB: new IDBFactory() });
-  t.after(() => {
-    storage.close();
-    engine.dispose();
-  });
-  return { engine, storage };
-}
-
 test('every shipped workflow lands in the library, callers after the workflows they call', async (t) => {
-  const { engine, storage } = await setup(t);
+  const { engine, storage } = await engineAndStorage(t);
   const index = await workflowIndex();
   const r = await syncShippedWorkflows(storage, engine, index);
   assert.deepEqual(r.skipped, []);
@@ -35,7 +22,7 @@ test('every shipped workflow lands in the library, callers after the workflows t
 });
 
 test('an edited shipped workflow is kept; an unedited one follows the release; a broken one is reported', async (t) => {
-  const { engine, storage } = await setup(t);
+  const { engine, storage } = await engineAndStorage(t);
   const yaml = readRepo('workflows/examples/keywords_digest.yaml');
   await syncShippedWorkflows(storage, engine, [{ file: 'k.yaml', yaml }]);
   const edited = yaml.replace(/^description: .*$/m, 'description: mine now');
@@ -56,7 +43,7 @@ test('an edited shipped workflow is kept; an unedited one follows the release; a
 });
 
 test('the model pool: seeded once, saved only when valid, with its connect origins', async (t) => {
-  const { engine, storage } = await setup(t);
+  const { engine, storage } = await engineAndStorage(t);
   const shipped = readRepo('workflows/models/default.yaml');
   assert.equal(await ensureModelPool(storage, shipped), shipped);
   assert.equal(await ensureModelPool(storage, 'models: {}\n'), shipped, 'an existing pool is not replaced');
@@ -80,7 +67,7 @@ test('the model pool: seeded once, saved only when valid, with its connect origi
 });
 
 test('the built-in texts are valid workflows', async (t) => {
-  const { engine } = await setup(t);
+  const { engine } = await engineAndStorage(t);
   assert.deepEqual(engine.validate(TEST_CONNECTION_WORKFLOW.yaml), []);
   assert.equal(engine.load(TEST_CONNECTION_WORKFLOW.yaml).name, TEST_CONNECTION_WORKFLOW.name);
   assert.deepEqual(engine.validate(workflowTemplate('my_workflow_1')), []);
