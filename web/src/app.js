@@ -54,10 +54,18 @@ async function fetchShipped() {
 let current = null;  // the view on screen: {destroy()}
 let routing = Promise.resolve();
 
+// What a hash shows: '#/runs/ID' -> {section: 'runs', arg: 'ID', view: 'run'} (view: the VIEWS key).
+function parseHash(hash) {
+  const [, section = 'workflows', ...rest] = (hash || '#/workflows').split('/');
+  const arg = rest.length ? decodeURIComponent(rest.join('/')) : null;
+  let view = VIEWS[section] && section !== 'run' ? section : 'workflows';
+  if (section === 'runs') view = arg ? 'run' : 'runs';
+  return { section, arg, view };
+}
+
 function route(ctx) {
   routing = routing.then(async () => {
-    const [, section = 'workflows', ...rest] = (location.hash || '#/workflows').split('/');
-    const arg = rest.length ? decodeURIComponent(rest.join('/')) : null;
+    const { section, arg, view } = parseHash(location.hash);
     for (const a of document.querySelectorAll('nav a[data-route]')) {
       if (a.dataset.route === section) a.setAttribute('aria-current', 'page');
       else a.removeAttribute('aria-current');
@@ -66,8 +74,7 @@ function route(ctx) {
     current = null;
     const root = $('view');
     try {
-      const view = await VIEWS[viewOf(location.hash)]();
-      current = await view(root, ctx, arg);
+      current = await (await VIEWS[view]())(root, ctx, arg);
       document.title = `Loom — ${section}`;
     } catch (e) {
       root.replaceChildren(el('section', { cls: 'panel' }, [el('h2', { text: 'This view failed' }), errorBlock(e)]));
@@ -76,16 +83,9 @@ function route(ctx) {
   return routing;
 }
 
-// The view a hash shows, as the VIEWS key.
-function viewOf(hash) {
-  const [, section = 'workflows', ...rest] = (hash || '#/workflows').split('/');
-  if (section === 'runs') return rest.length ? 'run' : 'runs';
-  return VIEWS[section] && section !== 'run' ? section : 'workflows';
-}
-
 async function main() {
   registerServiceWorker();
-  VIEWS[viewOf(location.hash)]().catch(() => {});  // the first view's code downloads meanwhile
+  VIEWS[parseHash(location.hash).view]().catch(() => {});  // the first view's code downloads meanwhile
   const loadingEngine = loadEngine();  // fetch and compile the wasm while the database opens
   loadingEngine.catch(() => {});     // reported below, once the store is open
   let storage;
