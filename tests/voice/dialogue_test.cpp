@@ -1,7 +1,6 @@
 // dialogue_test.cpp — a character's lines from manuscript text (voice/dialogue.cpp): quotation
 // marks, attribution, beats, alternating turns, multi-paragraph speech, scripts, bad input.
 #include <catch2/catch.hpp>
-
 #include <string>
 #include <vector>
 
@@ -46,7 +45,8 @@ TEST_CASE("apostrophes inside words are not quotation marks", "[voice][dialogue]
   const std::string text =
       "Mara’s hands shook. “Don’t tell Ives what we’re doing,” she said. “He’d never forgive "
       "us.”\n\nIt wasn't Sol's boat, and it wasn’t the twins’ either.";
-  CHECK(said(text) == Strings{"Mara: Don’t tell Ives what we’re doing,", "Mara: He’d never forgive us."});
+  CHECK(said(text) ==
+        Strings{"Mara: Don’t tell Ives what we’re doing,", "Mara: He’d never forgive us."});
 }
 
 TEST_CASE("a stray closing mark or an inch mark opens nothing", "[voice][dialogue]") {
@@ -89,8 +89,8 @@ TEST_CASE("said X, X said, X asked, and the present tense", "[voice][dialogue]")
       "“Far enough,” Mara says.\n\n"
       "“Then we leave at dawn,” replied Sol.\n\n"
       "“Fine,” whispers Ives.";
-  CHECK(said(text) == Strings{"Ives: Is it far?", "Mara: Far enough,", "Sol: Then we leave at dawn,",
-                              "Ives: Fine,"});
+  CHECK(said(text) == Strings{"Ives: Is it far?", "Mara: Far enough,",
+                              "Sol: Then we leave at dawn,", "Ives: Fine,"});
 }
 
 TEST_CASE("attribution before the quote, with a comma, a colon or nothing", "[voice][dialogue]") {
@@ -119,8 +119,7 @@ TEST_CASE("adverbs between the name and the verb", "[voice][dialogue]") {
 }
 
 TEST_CASE("the subject of 'X turned and said'", "[voice][dialogue]") {
-  CHECK(said("Mara turned to Ives and said, “We go tonight.”") ==
-        Strings{"Mara: We go tonight."});
+  CHECK(said("Mara turned to Ives and said, “We go tonight.”") == Strings{"Mara: We go tonight."});
   CHECK(said("Mara, pale in the lamplight, said: “We go tonight.”") ==
         Strings{"Mara: We go tonight."});
   CHECK(said("When Sol came in, Ives looked up and asked, “Where is she?”") ==
@@ -174,8 +173,7 @@ TEST_CASE("a sentence that leads into the next quote belongs to it", "[voice][di
 TEST_CASE("an action beat naming the only character in the paragraph", "[voice][dialogue]") {
   CHECK(said("Mara set down the cup. “We go tonight.”") == Strings{"Mara: We go tonight."});
   CHECK(said("“We go tonight.” Mara set down the cup.") == Strings{"Mara: We go tonight."});
-  CHECK(said("Mara's hands were steady now. “We go tonight.”") ==
-        Strings{"Mara: We go tonight."});
+  CHECK(said("Mara's hands were steady now. “We go tonight.”") == Strings{"Mara: We go tonight."});
   // A name inside the quote is not a beat.
   CHECK(said("Mara set down the cup. “Ives, we go tonight.”") ==
         Strings{"Mara: Ives, we go tonight."});
@@ -210,12 +208,11 @@ TEST_CASE("alternation stops at a paragraph without a quote", "[voice][dialogue]
       "The bell rang twice across the water.\n\n"
       "“Was it?”\n\n"
       "“It was.”";
-  CHECK(said(text) == Strings{"Mara: You’re late,", "Ives: The ferry was,", ": Was it?",
-                              ": It was."});
+  CHECK(said(text) ==
+        Strings{"Mara: You’re late,", "Ives: The ferry was,", ": Was it?", ": It was."});
 }
 
-TEST_CASE("alternation stops when a third speaker or an unnamed one appears",
-          "[voice][dialogue]") {
+TEST_CASE("alternation stops when a third speaker or an unnamed one appears", "[voice][dialogue]") {
   CHECK(said("“You’re late,” Mara said.\n\n"
              "“The ferry was,” said Ives.\n\n"
              "“Both of you, quiet,” Sol said.\n\n"
@@ -225,8 +222,8 @@ TEST_CASE("alternation stops when a third speaker or an unnamed one appears",
   CHECK(said("“You’re late,” Mara said.\n\n"
              "“The ferry was,” said Ives.\n\n"
              "“Quiet,” the captain said.\n\n"
-             "“Why?”") == Strings{"Mara: You’re late,", "Ives: The ferry was,", ": Quiet,",
-                                  ": Why?"});
+             "“Why?”") ==
+        Strings{"Mara: You’re late,", "Ives: The ferry was,", ": Quiet,", ": Why?"});
 }
 
 TEST_CASE("a pronoun turn counts as the other speaker of the exchange", "[voice][dialogue]") {
@@ -251,8 +248,8 @@ TEST_CASE("a first-person narrator is one voice of the exchange", "[voice][dialo
       "“Why?” Mara asked.\n\n"
       "“Because the tide is turning.”\n\n"
       "“Fine.”";
-  CHECK(said(text) == Strings{": Go,", "Mara: Why?", ": Because the tide is turning.",
-                              "Mara: Fine."});
+  CHECK(said(text) ==
+        Strings{": Go,", "Mara: Why?", ": Because the tide is turning.", "Mara: Fine."});
 }
 
 TEST_CASE("one paragraph per line: a text with no blank lines", "[voice][dialogue]") {
@@ -260,8 +257,8 @@ TEST_CASE("one paragraph per line: a text with no blank lines", "[voice][dialogu
       "“You’re late,” Mara said.\n"
       "“The ferry was,” said Ives.\n"
       "“The ferry is never late.”\n";
-  CHECK(said(text) == Strings{"Mara: You’re late,", "Ives: The ferry was,",
-                              "Mara: The ferry is never late."});
+  CHECK(said(text) ==
+        Strings{"Mara: You’re late,", "Ives: The ferry was,", "Mara: The ferry is never late."});
 }
 
 TEST_CASE("hard-wrapped paragraphs and first-line indents", "[voice][dialogue]") {
@@ -270,16 +267,16 @@ TEST_CASE("hard-wrapped paragraphs and first-line indents", "[voice][dialogue]")
       "Mara set the cup down on the table and looked out at the harbour. “We go\n"
       "tonight, whatever the tide does.”\n\n"
       "“And if it turns?” said Ives.";
-  CHECK(said(wrapped) == Strings{"Mara: We go\ntonight, whatever the tide does.",
-                                 "Ives: And if it turns?"});
+  CHECK(said(wrapped) ==
+        Strings{"Mara: We go\ntonight, whatever the tide does.", "Ives: And if it turns?"});
   // First-line indents, no blank lines: each indented line begins a paragraph.
   const std::string indented =
       "    “You’re late,” Mara said, and she did not look up from the chart that lay\n"
       "open across the table.\n"
       "    “The ferry was,” said Ives.\n"
       "    “The ferry is never late.”\n";
-  CHECK(said(indented) == Strings{"Mara: You’re late,", "Ives: The ferry was,",
-                                  "Mara: The ferry is never late."});
+  CHECK(said(indented) ==
+        Strings{"Mara: You’re late,", "Ives: The ferry was,", "Mara: The ferry is never late."});
 }
 
 TEST_CASE("Windows line endings", "[voice][dialogue]") {
@@ -334,9 +331,9 @@ TEST_CASE("script lines: NAME: speech, indented, in capitals, over several lines
       "\n"
       "The lamp goes out.\n"
       "Sol (from the door): Nor will I.\n";
-  CHECK(said(text, kCast, false) ==
-        Strings{"Mara: We go tonight.", "Ives: In this weather?",
-                "Mara: In any weather. The tide\nwill not wait for us.", "Sol: Nor will I."});
+  CHECK(said(text, kCast, false) == Strings{"Mara: We go tonight.", "Ives: In this weather?",
+                                            "Mara: In any weather. The tide\nwill not wait for us.",
+                                            "Sol: Nor will I."});
   const auto lines = extract_dialogue(text, kCast);
   REQUIRE(lines.size() == 4);
   CHECK(text.substr(lines[0].begin, lines[0].end - lines[0].begin) == "We go tonight.");
@@ -368,9 +365,8 @@ TEST_CASE("a name and a period is a script line only in a script", "[voice][dial
   CHECK(said("Mara. We go tonight.\nIves. In this weather?") ==
         Strings{"Mara: We go tonight.", "Ives: In this weather?"});
   // An ambiguous abbreviation names nobody.
-  CHECK(said("Mar. We go tonight.\nMara: Who said that?\nMara: Not me.",
-             {"Mara", "Marcellus"}) == Strings{": We go tonight.", "Mara: Who said that?",
-                                               "Mara: Not me."});
+  CHECK(said("Mar. We go tonight.\nMara: Who said that?\nMara: Not me.", {"Mara", "Marcellus"}) ==
+        Strings{": We go tonight.", "Mara: Who said that?", "Mara: Not me."});
 }
 
 TEST_CASE("script lines and prose in one text, in document order", "[voice][dialogue]") {
@@ -387,8 +383,7 @@ TEST_CASE("empty input, blank input, no names", "[voice][dialogue]") {
   CHECK(extract_dialogue("", kCast).empty());
   CHECK(extract_dialogue("\n\n  \n", kCast).empty());
   CHECK(extract_dialogue("“Go.”", {}).size() == 1);
-  CHECK(said("“You’re late,” Mara said.\n\nMARA: We go tonight.", {}) ==
-        Strings{": You’re late,"});
+  CHECK(said("“You’re late,” Mara said.\n\nMARA: We go tonight.", {}) == Strings{": You’re late,"});
   CHECK(said("“Go,” Mara said.", {"", "  ", "—"}) == Strings{": Go,"});
 }
 
@@ -399,8 +394,8 @@ TEST_CASE("an unclosed quote ends at the end of its paragraph", "[voice][dialogu
       "“Fine,” said Sol.";
   CHECK(said(text) == Strings{": We go tonight, Mara said.", "Sol: Fine,"});
   CHECK(said("“We go tonight") == Strings{": We go tonight"});
-  CHECK(said("Mara said, “") .empty());
-  CHECK(said("“”") .empty());
+  CHECK(said("Mara said, “").empty());
+  CHECK(said("“”").empty());
 }
 
 TEST_CASE("a missing closing mark before the next opening one", "[voice][dialogue]") {

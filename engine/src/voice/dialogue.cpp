@@ -155,8 +155,8 @@ void append_valid(std::string& out, std::string_view s) {
 
 bool is_space(char32_t c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' || c == 0xA0 ||
-         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
-         c == 0x205F || c == 0x3000 || c == 0xFEFF;
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
+         c == 0x3000 || c == 0xFEFF;
 }
 
 // Letters, digits and marks of any script: everything but spaces, ASCII and Latin-1
@@ -201,7 +201,9 @@ char32_t fold(char32_t c) {
 
 bool is_upper(char32_t c) { return fold(c) != c && c != 0x2019 && c != 0x02BC; }
 
-bool is_sentence_end(char32_t c) { return c == '.' || c == '!' || c == '?' || c == 0x2026 || c == 0x203D; }
+bool is_sentence_end(char32_t c) {
+  return c == '.' || c == '!' || c == '?' || c == 0x2026 || c == 0x203D;
+}
 
 bool is_clause_mark(char32_t c) {
   return c == ',' || c == ';' || c == ':' || c == 0x2014 || c == 0x2013 || c == '(' || c == ')' ||
@@ -221,14 +223,14 @@ struct Word {
   bool clause_start = false;    // ... or after , ; : — – ( ) [ ]
   int name = -1;                // a name whose words start here (index into `names`)
   int name_words = 0;
-  int in_name = -1;             // the word where the name this word belongs to starts
-  int segment = 0;              // which stretch of narration it is in
+  int in_name = -1;  // the word where the name this word belongs to starts
+  int segment = 0;   // which stretch of narration it is in
 };
 
 bool is_title(std::string_view key) {
-  static constexpr std::string_view kTitles[] = {"mr", "mrs", "ms", "dr", "st", "prof", "capt",
-                                                 "sgt", "lt", "col", "gen", "rev", "fr", "sr",
-                                                 "jr", "mme", "mlle", "messrs"};
+  static constexpr std::string_view kTitles[] = {"mr",   "mrs", "ms", "dr",  "st",   "prof",
+                                                 "capt", "sgt", "lt", "col", "gen",  "rev",
+                                                 "fr",   "sr",  "jr", "mme", "mlle", "messrs"};
   return std::find(std::begin(kTitles), std::end(kTitles), key) != std::end(kTitles);
 }
 
@@ -275,7 +277,8 @@ void tokenize(std::string_view text, std::size_t b, std::size_t e, int segment,
       break;
     }
     w.end = j;
-    if (last_apostrophe != kNpos && w.key.size() > 2 && w.key.compare(w.key.size() - 2, 2, "'s") == 0 &&
+    if (last_apostrophe != kNpos && w.key.size() > 2 &&
+        w.key.compare(w.key.size() - 2, 2, "'s") == 0 &&
         j == last_apostrophe + decode(v, last_apostrophe).len + 1) {
       w.key.resize(w.key.size() - 2);
       w.end = last_apostrophe;
@@ -336,9 +339,8 @@ class Names {
       if (!duplicate) list.push_back(static_cast<int>(n));
     }
     for (auto& [key, list] : first_) {
-      std::stable_sort(list.begin(), list.end(), [&](int a, int b) {
-        return names_[a].keys.size() > names_[b].keys.size();
-      });
+      std::stable_sort(list.begin(), list.end(),
+                       [&](int a, int b) { return names_[a].keys.size() > names_[b].keys.size(); });
     }
   }
 
@@ -422,33 +424,30 @@ class Names {
 
 bool is_speech_verb(std::string_view w) {
   static constexpr std::string_view kVerbs[] = {
-      "add",       "added",      "adds",      "admits",     "admitted",   "agreed",
-      "agrees",    "announced",  "announces", "answer",     "answered",   "answers",
-      "argued",    "argues",     "ask",       "asked",      "asks",       "barked",
-      "began",     "begins",     "bellowed",  "blurted",    "breathed",   "breathes",
-      "call",      "called",     "calls",     "chuckled",   "conceded",   "concluded",
-      "confessed", "confirmed",  "continued", "continues",  "corrected",  "cried",
-      "cries",     "croaked",    "declared",  "demanded",   "demands",    "echoed",
-      "exclaimed", "explained",  "explains",  "gasped",     "giggled",    "groaned",
-      "growled",   "growls",     "grumbled",  "grunted",    "hissed",     "hisses",
-      "insisted",  "insists",    "interrupted", "joked",    "laughed",    "laughs",
-      "lied",      "mumbled",    "murmured",  "murmurs",    "muttered",   "mutters",
-      "noted",     "offered",    "offers",    "pleaded",    "pressed",    "promised",
-      "prompted",  "protested",  "recalled",  "remarked",   "repeated",   "repeats",
-      "replied",   "replies",    "reply",     "responded",  "retorted",   "roared",
-      "said",      "say",        "says",      "screamed",   "shouted",    "shouts",
-      "shrieked",  "sighed",     "sighs",     "snapped",    "snaps",      "snarled",
-      "sneered",   "sobbed",     "stammered", "suggested",  "suggests",   "teased",
-      "tell",      "tells",      "told",      "urged",      "ventured",   "wailed",
-      "warned",    "warns",      "whimpered", "whispered",  "whispers",   "wondered",
-      "yelled",    "yells"};
+      "add",         "added",     "adds",      "admits",    "admitted",  "agreed",    "agrees",
+      "announced",   "announces", "answer",    "answered",  "answers",   "argued",    "argues",
+      "ask",         "asked",     "asks",      "barked",    "began",     "begins",    "bellowed",
+      "blurted",     "breathed",  "breathes",  "call",      "called",    "calls",     "chuckled",
+      "conceded",    "concluded", "confessed", "confirmed", "continued", "continues", "corrected",
+      "cried",       "cries",     "croaked",   "declared",  "demanded",  "demands",   "echoed",
+      "exclaimed",   "explained", "explains",  "gasped",    "giggled",   "groaned",   "growled",
+      "growls",      "grumbled",  "grunted",   "hissed",    "hisses",    "insisted",  "insists",
+      "interrupted", "joked",     "laughed",   "laughs",    "lied",      "mumbled",   "murmured",
+      "murmurs",     "muttered",  "mutters",   "noted",     "offered",   "offers",    "pleaded",
+      "pressed",     "promised",  "prompted",  "protested", "recalled",  "remarked",  "repeated",
+      "repeats",     "replied",   "replies",   "reply",     "responded", "retorted",  "roared",
+      "said",        "say",       "says",      "screamed",  "shouted",   "shouts",    "shrieked",
+      "sighed",      "sighs",     "snapped",   "snaps",     "snarled",   "sneered",   "sobbed",
+      "stammered",   "suggested", "suggests",  "teased",    "tell",      "tells",     "told",
+      "urged",       "ventured",  "wailed",    "warned",    "warns",     "whimpered", "whispered",
+      "whispers",    "wondered",  "yelled",    "yells"};
   return std::find(std::begin(kVerbs), std::end(kVerbs), w) != std::end(kVerbs);
 }
 
 // Words that may stand between a speaker and the verb: "Mara quietly said", "Ives then asked".
 bool is_skippable(std::string_view w) {
-  static constexpr std::string_view kWords[] = {"then",  "just", "also", "again", "still", "now",
-                                                "had",   "has",  "have", "would", "could", "will",
+  static constexpr std::string_view kWords[] = {"then",  "just", "also", "again", "still",  "now",
+                                                "had",   "has",  "have", "would", "could",  "will",
                                                 "never", "not",  "only", "even",  "finally"};
   if (std::find(std::begin(kWords), std::end(kWords), w) != std::end(kWords)) return true;
   return w.size() >= 4 && w.compare(w.size() - 2, 2, "ly") == 0;
@@ -489,17 +488,36 @@ struct Attribution {
 
 // ---------------------------------------------------------------- quotes
 
-enum class Mark { kNone, kLeftDouble, kRightDouble, kStraightDouble, kLeftSingle, kRightSingle, kStraightSingle };
+enum class Mark {
+  kNone,
+  kLeftDouble,
+  kRightDouble,
+  kStraightDouble,
+  kLeftSingle,
+  kRightSingle,
+  kStraightSingle
+};
 
 Mark mark_of(char32_t c) {
   switch (c) {
-    case 0x201C: case 0x201E: case 0x201F: return Mark::kLeftDouble;   // “ „ ‟
-    case 0x201D: return Mark::kRightDouble;                             // ”
-    case '"': return Mark::kStraightDouble;
-    case 0x2018: case 0x201A: case 0x201B: return Mark::kLeftSingle;   // ‘ ‚ ‛
-    case 0x2019: return Mark::kRightSingle;                             // ’
-    case '\'': return Mark::kStraightSingle;
-    default: return Mark::kNone;
+    case 0x201C:
+    case 0x201E:
+    case 0x201F:
+      return Mark::kLeftDouble;  // “ „ ‟
+    case 0x201D:
+      return Mark::kRightDouble;  // ”
+    case '"':
+      return Mark::kStraightDouble;
+    case 0x2018:
+    case 0x201A:
+    case 0x201B:
+      return Mark::kLeftSingle;  // ‘ ‚ ‛
+    case 0x2019:
+      return Mark::kRightSingle;  // ’
+    case '\'':
+      return Mark::kStraightSingle;
+    default:
+      return Mark::kNone;
   }
 }
 
@@ -521,8 +539,12 @@ struct Flank {
   char32_t prev = kBad;  // kBad also when at the paragraph's edge
   char32_t next = kBad;
   bool has_prev = false, has_next = false;
-  bool opener() const { return has_next && !is_space(next) && (!has_prev || is_space(prev) || is_open_punct(prev)); }
-  bool closer() const { return has_prev && !is_space(prev) && (!has_next || is_space(next) || !is_word(next)); }
+  bool opener() const {
+    return has_next && !is_space(next) && (!has_prev || is_space(prev) || is_open_punct(prev));
+  }
+  bool closer() const {
+    return has_prev && !is_space(prev) && (!has_next || is_space(next) || !is_word(next));
+  }
   bool inside_word() const { return has_prev && has_next && is_word(prev) && is_word(next); }
 };
 
@@ -654,7 +676,8 @@ class QuoteScanner {
       if (m != Mark::kNone) {
         const Flank f = flank(text, i, cp.len, para.begin, para.end);
         switch (m) {
-          case Mark::kLeftDouble: return -1;
+          case Mark::kLeftDouble:
+            return -1;
           case Mark::kStraightDouble:
           case Mark::kRightDouble:
             if (f.opener()) return -1;
@@ -668,7 +691,8 @@ class QuoteScanner {
               return 1;
             }
             break;
-          default: break;
+          default:
+            break;
         }
       }
       i += cp.len;
@@ -800,8 +824,8 @@ class QuoteScanner {
       if (is_single(m)) {
         const Flank f = flank(text_, j, cp.len, lo_, hi_);
         if (!f.inside_word()) {
-          if (m == Mark::kLeftSingle || (m == Mark::kStraightSingle && f.opener() &&
-                                          (!f.has_prev || is_space(f.prev)))) {
+          if (m == Mark::kLeftSingle ||
+              (m == Mark::kStraightSingle && f.opener() && (!f.has_prev || is_space(f.prev)))) {
             ahead_stop_ = j, ahead_result_ = false;
             return false;
           }
@@ -999,10 +1023,14 @@ class Attributor {
 
   static Attribution from_pronoun(const Attribution& a, std::string_view key) {
     switch (pronoun(key)) {
-      case Pronoun::kThird: return with(a, Kind::kPronoun, kNoSpeaker);
-      case Pronoun::kFirst: return with(a, Kind::kSpeaker, kNarrator);
-      case Pronoun::kOther: return with(a, Kind::kOther, kNoSpeaker);
-      default: return with(a, Kind::kNone, kNoSpeaker);
+      case Pronoun::kThird:
+        return with(a, Kind::kPronoun, kNoSpeaker);
+      case Pronoun::kFirst:
+        return with(a, Kind::kSpeaker, kNarrator);
+      case Pronoun::kOther:
+        return with(a, Kind::kOther, kNoSpeaker);
+      default:
+        return with(a, Kind::kNone, kNoSpeaker);
     }
   }
 
@@ -1056,7 +1084,8 @@ class Attributor {
     if (b == e) return {};
     const std::size_t s = last_sentence(b, e);
     for (std::size_t v = e; v > s; --v) {
-      if (words_[v - 1].in_name < 0 && is_speech_verb(words_[v - 1].key)) return resolve(s, e, v - 1);
+      if (words_[v - 1].in_name < 0 && is_speech_verb(words_[v - 1].key))
+        return resolve(s, e, v - 1);
     }
     return {};
   }
@@ -1064,7 +1093,8 @@ class Attributor {
   // "I know," said Mara, "but not yet.": quote k stops mid-sentence, and the narration after it
   // is one sentence that attributes it and ends with a comma or a dash.
   bool interrupted(std::size_t k, const Attribution& att) const {
-    if (k + 1 >= unit_->quotes.size() || att.kind == Kind::kNone || !quote_continues(k)) return false;
+    if (k + 1 >= unit_->quotes.size() || att.kind == Kind::kNone || !quote_continues(k))
+      return false;
     if (att.sentence_end != seg_end(k + 1)) return false;
     const char32_t c = last_char(unit_->quotes[k].mark_end, unit_->quotes[k + 1].mark_begin);
     return c == ',' || is_dash(c);
@@ -1182,7 +1212,7 @@ struct TextLine {
   std::size_t begin = 0, end = 0;  // without the line break (and a \r before it)
   std::size_t content = 0;         // after the indent
   bool blank = false;
-  bool script = false;             // part of a script speech
+  bool script = false;  // part of a script speech
   std::size_t code_points = 0;
 };
 
@@ -1268,7 +1298,8 @@ Cue parse_cue(std::string_view text, const TextLine& line, const Names& names, b
       colon = i;
       break;
     }
-    if (cp.c == '.' && period == kNpos && (i + 1 == e || text[i + 1] == ' ' || text[i + 1] == '\t')) {
+    if (cp.c == '.' && period == kNpos &&
+        (i + 1 == e || text[i + 1] == ' ' || text[i + 1] == '\t')) {
       period = i;
     }
     i += cp.len;
@@ -1278,7 +1309,8 @@ Cue parse_cue(std::string_view text, const TextLine& line, const Names& names, b
     tokenize(text, hb, he, 0, words);
     if (words.empty()) return -1;
     const auto [n, len] = names.match(text, words, 0, words.size());
-    if (n < 0 || static_cast<std::size_t>(len) != words.size() || words.back().possessive) return -1;
+    if (n < 0 || static_cast<std::size_t>(len) != words.size() || words.back().possessive)
+      return -1;
     // Nothing but the name (and spaces) before the terminator.
     if (!trim_spaces(text.substr(words.back().end, he - words.back().end)).empty()) return -1;
     if (!trim_spaces(text.substr(hb, words.front().begin - hb)).empty()) return -1;
@@ -1403,8 +1435,8 @@ std::vector<Para> paragraphs(const std::vector<TextLine>& lines) {
       ++j;
     }
     for (std::size_t k = i; k < j; ++k) {
-      const bool starts = k == i || (indented ? lines[k].content > lines[k].begin
-                                              : (!has_blank || long_line));
+      const bool starts =
+          k == i || (indented ? lines[k].content > lines[k].begin : (!has_blank || long_line));
       if (starts) {
         out.push_back({lines[k].begin, lines[k].end, after_break});
         after_break = false;
