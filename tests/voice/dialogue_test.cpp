@@ -133,14 +133,35 @@ TEST_CASE("someone else: a possessive, a noun, 'we'", "[voice][dialogue]") {
   CHECK(said("“Leave her be,” we said.") == Strings{": Leave her be,"});
 }
 
-TEST_CASE("a pronoun is resolved only by the one name in the paragraph", "[voice][dialogue]") {
+TEST_CASE("a pronoun stands for the name that begins its sentence or the one before",
+          "[voice][dialogue]") {
   CHECK(said("Mara set down the cup. “We go tonight,” she said.") ==
         Strings{"Mara: We go tonight,"});
-  // Ives is who she speaks to, in the attribution itself: not a candidate.
+  CHECK(said("Mara's hands were steady. “We go tonight,” she said.") ==
+        Strings{"Mara: We go tonight,"});
+  // Ives is who she speaks to, not who speaks.
   CHECK(said("Mara set down the cup. “We go tonight,” she told Ives.") ==
         Strings{"Mara: We go tonight,"});
-  CHECK(said("Mara looked at Ives. “We go tonight,” she said.") == Strings{": We go tonight,"});
+  CHECK(said("Mara looked at Ives. “We go tonight,” she said.") == Strings{"Mara: We go tonight,"});
+  CHECK(said("Mara looked at Ives. She said, “We go tonight.”") == Strings{"Mara: We go tonight."});
+  CHECK(said("Mara turned from the window, and she said, “We go tonight.”") ==
+        Strings{"Mara: We go tonight."});
+  // Someone else between: the sentence before begins with no name.
+  CHECK(said("Ives waited. The boy licked his dry lips. He asked, “Could we have a drink?”") ==
+        Strings{": Could we have a drink?"});
   CHECK(said("“We go tonight,” she said.") == Strings{": We go tonight,"});
+}
+
+// The name's gender: a sentence that begins with it, the next with "he" or "she" (a vote; the
+// majority wins, a tie says nothing).
+TEST_CASE("a pronoun never stands for a name of the other gender", "[voice][dialogue]") {
+  const std::string text =
+      "Ives came in out of the rain. He was soaked to the skin. Ives shook out his coat. He "
+      "laughed.\n\n"
+      "Ives lifted the girl's head and held the cup to her mouth. She drank, and murmured, "
+      "“Thank you.”\n\n"
+      "Ives set the cup down. “Sleep now,” he said.";
+  CHECK(said(text) == Strings{": Thank you.", "Ives: Sleep now,"});
 }
 
 TEST_CASE("interrupted speech is one line spanning both parts", "[voice][dialogue]") {
@@ -162,6 +183,10 @@ TEST_CASE("two sentences around one attribution are two lines of one speaker",
   CHECK(said("“Go,” said Mara. “Now.”") == Strings{"Mara: Go,", "Mara: Now."});
   CHECK(said("“Go.” Mara said. “Now, before the tide.”") ==
         Strings{"Mara: Go.", "Mara: Now, before the tide."});
+  CHECK(said("“Ready?” “Yes,” said Mara.") == Strings{"Mara: Ready?", "Mara: Yes,"});
+  // A sentence between them that attributes nothing may be someone else's beat.
+  CHECK(said("“The pie is good, Sol.” He looked at his son. Sol murmured, “No, thanks.”") ==
+        Strings{": The pie is good, Sol.", "Sol: No, thanks."});
 }
 
 TEST_CASE("a sentence that leads into the next quote belongs to it", "[voice][dialogue]") {
@@ -250,6 +275,27 @@ TEST_CASE("a first-person narrator is one voice of the exchange", "[voice][dialo
       "“Fine.”";
   CHECK(said(text) ==
         Strings{": Go,", "Mara: Why?", ": Because the tide is turning.", "Mara: Fine."});
+}
+
+TEST_CASE("a narrator's beat makes the narrator's turn", "[voice][dialogue]") {
+  const std::string text =
+      "“Go,” Mara said.\n\n"
+      "I smiled. “Why?”\n\n"
+      "“Because the tide is turning.”";
+  CHECK(said(text) == Strings{"Mara: Go,", ": Why?", "Mara: Because the tide is turning."});
+}
+
+TEST_CASE("alternation never gives a turn to a voice its beats contradict", "[voice][dialogue]") {
+  const std::string ives =
+      "Ives came in out of the rain. He was soaked. Ives shook out his coat. He laughed.\n\n"
+      "“You’re late,” Ives said.\n\n"
+      "“The ferry was,” said Mara.\n\n";
+  CHECK(said(ives + "She was frowning. “Was it?”") ==
+        Strings{"Ives: You’re late,", "Mara: The ferry was,", ": Was it?"});
+  CHECK(said(ives + "He was frowning. “Was it?”") ==
+        Strings{"Ives: You’re late,", "Mara: The ferry was,", "Ives: Was it?"});
+  CHECK(said(ives + "I looked at them both. “Was it?”") ==
+        Strings{"Ives: You’re late,", "Mara: The ferry was,", ": Was it?"});
 }
 
 TEST_CASE("one paragraph per line: a text with no blank lines", "[voice][dialogue]") {

@@ -484,6 +484,36 @@ struct Attribution {
   int speaker = kNoSpeaker;
   std::size_t sentence_begin = 0;  // the words of the sentence that says it
   std::size_t sentence_end = 0;
+  std::size_t pronoun = 0;  // the pronoun's word, for kPronoun
+};
+
+// Whether a character is "he" or "she", from the narration: a sentence that begins with the name
+// and a next sentence that begins with the pronoun ("Ives came in. He was soaked.") is a vote.
+class Genders {
+ public:
+  explicit Genders(std::size_t names) : he_(names, 0), she_(names, 0) {}
+
+  void observe(const std::vector<Word>& words) {
+    for (std::size_t t = 0; t < words.size(); ++t) {
+      if (!words[t].sentence_start || words[t].name < 0) continue;
+      std::size_t next = t + 1;
+      while (next < words.size() && !words[next].sentence_start) ++next;
+      if (next == words.size() || words[next].segment != words[t].segment) continue;
+      if (words[next].key == "he") ++he_[static_cast<std::size_t>(words[t].name)];
+      if (words[next].key == "she") ++she_[static_cast<std::size_t>(words[t].name)];
+    }
+  }
+
+  // Whether the pronoun may stand for the name: false only against the name's known gender.
+  bool agrees(int name, std::string_view pronoun) const {
+    const int he = he_[static_cast<std::size_t>(name)], she = she_[static_cast<std::size_t>(name)];
+    if (pronoun == "he") return he >= she;
+    if (pronoun == "she") return she >= he;
+    return true;
+  }
+
+ private:
+  std::vector<int> he_, she_;
 };
 
 // ---------------------------------------------------------------- quotes
@@ -598,6 +628,7 @@ struct Unit {
   std::vector<Utterance> utterances;
   Kind turn = Kind::kNone;
   int turn_speaker = kNoSpeaker;
+  std::string_view beat_pronoun;  // the narration's sentences begin with "he", "she" or "both"
 };
 
 struct Para {
@@ -853,24 +884,34 @@ class QuoteScanner {
 
 // ---------------------------------------------------------------- attributing a unit
 
+// The words of a unit's narration with their names, segment by segment: segment k is what
+// stands before quote k, the last one what follows the last quote; segment k's words are
+// words[seg[k], seg[k + 1]).
+void narration_words(std::string_view text, const Unit& unit, const Names& names,
+                     std::vector<Word>& words, std::vector<std::size_t>& seg) {
+  const std::size_t n = unit.quotes.size();
+  words.clear();
+  seg.assign(n + 2, 0);
+  for (std::size_t k = 0; k <= n; ++k) {
+    const std::size_t b = k == 0 ? unit.begin : unit.quotes[k - 1].mark_end;
+    const std::size_t e = k == n ? unit.end : unit.quotes[k].mark_begin;
+    seg[k] = words.size();
+    if (b < e) tokenize(text, b, e, static_cast<int>(k), words);
+  }
+  seg[n + 1] = words.size();
+  names.mark(text, words, 0, words.size());
+}
+
 class Attributor {
  public:
-  Attributor(std::string_view text, const Names& names, std::size_t name_count)
-      : text_(text), names_(names), counts_(name_count + 1, 0) {}
+  Attributor(std::string_view text, const Names& names, const Genders& genders,
+             std::size_t name_count)
+      : text_(text), names_(names), genders_(genders), seen_(name_count, false) {}
 
   void run(Unit& unit) {
     unit_ = &unit;
     const std::size_t n = unit.quotes.size();
-    words_.clear();
-    seg_.assign(n + 2, 0);
-    for (std::size_t k = 0; k <= n; ++k) {
-      const std::size_t b = k == 0 ? unit.begin : unit.quotes[k - 1].mark_end;
-      const std::size_t e = k == n ? unit.end : unit.quotes[k].mark_begin;
-      seg_[k] = words_.size();
-      if (b < e) tokenize(text_, b, e, static_cast<int>(k), words_);
-    }
-    seg_[n + 1] = words_.size();
-    names_.mark(text_, words_, 0, words_.size());
+    narration_words(text_, unit, names_, words_, seg_);
     count_unit_names();
 
     // Explicit attributions: after each quote, then before it.
@@ -900,35 +941,49 @@ class Attributor {
       u.att = after[u.last].kind != Kind::kNone ? after[u.last] : before[u.first];
     }
 
-    // Pronouns: the only character named outside quotes and outside the attribution itself.
+    // Pronouns: the name that begins their sentence or the sentence before.
     for (auto& u : unit.utterances) {
       if (u.att.kind != Kind::kPronoun) continue;
-      const int only = only_name(u.att.sentence_begin, u.att.sentence_end);
-      if (only >= 0) u.att.kind = Kind::kSpeaker, u.att.speaker = only;
+      const int name = antecedent(u.att);
+      if (name >= 0) u.att.kind = Kind::kSpeaker, u.att.speaker = name;
     }
     // Action beats right before or after the quote.
     for (auto& u : unit.utterances) {
       if (u.att.kind != Kind::kNone) continue;
       int beat = beat_before(u.first);
-      if (beat < 0) beat = beat_after(u.last);
-      if (beat >= 0) u.att.kind = Kind::kSpeaker, u.att.speaker = beat;
+      if (beat == kNoSpeaker) beat = beat_after(u.last);
+      if (beat != kNoSpeaker) u.att.kind = Kind::kSpeaker, u.att.speaker = beat;
     }
-    // The paragraph's one speaker, then the only name in its narration.
-    int speaker = kNoSpeaker;
-    bool several = false;
-    for (const auto& u : unit.utterances) {
-      if (u.att.kind != Kind::kSpeaker) continue;
-      if (speaker != kNoSpeaker && speaker != u.att.speaker) several = true;
-      speaker = u.att.speaker;
-    }
-    const int only = only_name(0, 0);
-    for (auto& u : unit.utterances) {
-      if (u.att.kind != Kind::kNone) continue;
-      if (speaker != kNoSpeaker && !several) {
-        u.att.kind = Kind::kSpeaker, u.att.speaker = speaker;
-      } else if (only >= 0 && speaker == kNoSpeaker) {
-        u.att.kind = Kind::kSpeaker, u.att.speaker = only;
+    // The speaker of the quote before or after, when nothing but attributions stands between
+    // them ("“Go,” said Mara. “Now.”"): a sentence of anything else may be someone else's beat.
+    auto& utts = unit.utterances;
+    for (std::size_t i = 1; i < utts.size(); ++i) {
+      if (utts[i].att.kind == Kind::kNone && utts[i - 1].att.kind == Kind::kSpeaker &&
+          only_attributions(utts[i - 1].last + 1, utts[i].first)) {
+        utts[i].att = utts[i - 1].att;
       }
+    }
+    for (std::size_t i = utts.size(); i-- > 1;) {
+      if (utts[i - 1].att.kind == Kind::kNone && utts[i].att.kind == Kind::kSpeaker &&
+          only_attributions(utts[i - 1].last + 1, utts[i].first)) {
+        utts[i - 1].att = utts[i].att;
+      }
+    }
+    // The only name in the narration, when no quote of the paragraph has a speaker.
+    bool attributed = false;
+    for (const auto& u : utts) attributed = attributed || u.att.kind == Kind::kSpeaker;
+    if (!attributed && distinct_.size() == 1) {
+      for (auto& u : utts) {
+        if (u.att.kind == Kind::kNone) u.att.kind = Kind::kSpeaker, u.att.speaker = distinct_[0];
+      }
+    }
+
+    // Who acts in the narration, for the alternation: "She was frowning." is no line of his.
+    unit.beat_pronoun = {};
+    for (const Word& w : words_) {
+      if (!w.sentence_start || (w.key != "he" && w.key != "she")) continue;
+      const std::string_view p = w.key == "he" ? "he" : "she";
+      unit.beat_pronoun = unit.beat_pronoun.empty() || unit.beat_pronoun == p ? p : "both";
     }
 
     // The paragraph as a turn of an exchange.
@@ -981,7 +1036,7 @@ class Attributor {
         if (w.possessive) return with(a, Kind::kOther, kNoSpeaker);
         return with(a, Kind::kSpeaker, words_[w.in_name].name);
       }
-      const Attribution p = from_pronoun(a, w.key);
+      const Attribution p = from_pronoun(a, j - 1);
       if (p.kind != Kind::kNone) return p;
       if (!is_conjunction(w.key)) return with(a, Kind::kOther, kNoSpeaker);  // "the captain said"
     }
@@ -993,7 +1048,7 @@ class Attributor {
         return with(a, Kind::kSpeaker, words_[v + 1].name);
       }
       if (v + 1 < e) {
-        const Attribution p = from_pronoun(a, words_[v + 1].key);
+        const Attribution p = from_pronoun(a, v + 1);
         if (p.kind != Kind::kNone) return p;
       }
       if (j == s) return with(a, Kind::kOther, kNoSpeaker);  // "said the captain"
@@ -1007,7 +1062,7 @@ class Attributor {
         if (words_[t].name >= 0 && !words_[t + words_[t].name_words - 1].possessive) {
           return with(a, Kind::kSpeaker, words_[t].name);
         }
-        const Attribution p = from_pronoun(a, words_[t].key);
+        const Attribution p = from_pronoun(a, t);
         if (p.kind != Kind::kNone) return p;
       }
       end = c;
@@ -1021,9 +1076,10 @@ class Attributor {
     return a;
   }
 
-  static Attribution from_pronoun(const Attribution& a, std::string_view key) {
-    switch (pronoun(key)) {
+  Attribution from_pronoun(Attribution a, std::size_t word) const {
+    switch (pronoun(words_[word].key)) {
       case Pronoun::kThird:
+        a.pronoun = word;
         return with(a, Kind::kPronoun, kNoSpeaker);
       case Pronoun::kFirst:
         return with(a, Kind::kSpeaker, kNarrator);
@@ -1054,12 +1110,17 @@ class Attributor {
     const std::size_t end = static_cast<std::size_t>(t.data() - text_.data()) + t.size();
     return decode_before(text_, end, b).c;
   }
-  // Whether quote k's words stop mid-sentence: "I know," "I know—" "I know…"
+  // Whether quote k's words stop mid-sentence: "I know," "I know—" "I know…", or ‘I know’,
+  // with the comma after the closing mark (British).
   bool quote_continues(std::size_t k) const {
-    const Piece& p = unit_->quotes[k].pieces.back();
+    const Quote& q = unit_->quotes[k];
+    const Piece& p = q.pieces.back();
     const char32_t c = last_char(p.begin, p.end);
     if (c == ',' || is_dash(c) || c == 0x2026) return true;
-    return c == '.' && p.end - p.begin >= 3 && text_.substr(p.end - 3, 3) == "...";
+    if (c == '.') return p.end - p.begin >= 3 && text_.substr(p.end - 3, 3) == "...";
+    if (c == '!' || c == '?' || !q.closed || q.mark_end >= text_.size()) return false;
+    const char32_t after = decode(text_, q.mark_end).c;
+    return after == ',' || is_dash(after);
   }
 
   Attribution attribution_after(std::size_t k) const {
@@ -1100,50 +1161,71 @@ class Attributor {
     return c == ',' || is_dash(c);
   }
 
-  // The name that begins the sentence [s, e) when the sentence has no speech verb, or -1.
-  int beat(std::size_t s, std::size_t e) const {
-    if (words_[s].name < 0) return -1;
-    for (std::size_t t = s; t < e; ++t) {
-      if (words_[t].in_name < 0 && is_speech_verb(words_[t].key)) return -1;
+  // Whether every sentence of segments [from, to] holds a speech verb.
+  bool only_attributions(std::size_t from, std::size_t to) const {
+    for (std::size_t t = seg_[from]; t < seg_[to + 1];) {
+      const std::size_t e = sentence_end(t, seg_[words_[t].segment + 1]);
+      bool verb = false;
+      for (std::size_t v = t; v < e && !verb; ++v) {
+        verb = words_[v].in_name < 0 && is_speech_verb(words_[v].key);
+      }
+      if (!verb) return false;
+      t = e;
     }
-    return words_[s].name;
+    return true;
+  }
+
+  // The name that begins the sentence [s, e) when the sentence has no speech verb, or
+  // kNoSpeaker.
+  // "I shrugged." is the narrator's.
+  int beat(std::size_t s, std::size_t e) const {
+    const bool narrator = words_[s].key == "i";
+    if (words_[s].name < 0 && !narrator) return kNoSpeaker;
+    for (std::size_t t = s; t < e; ++t) {
+      if (words_[t].in_name < 0 && is_speech_verb(words_[t].key)) return kNoSpeaker;
+    }
+    return narrator ? kNarrator : words_[s].name;
   }
   int beat_before(std::size_t k) const {
     const std::size_t b = seg_begin(k), e = seg_end(k);
-    return b == e ? -1 : beat(last_sentence(b, e), e);
+    return b == e ? kNoSpeaker : beat(last_sentence(b, e), e);
   }
   int beat_after(std::size_t k) const {
     const std::size_t b = seg_begin(k + 1), e = seg_end(k + 1);
-    return b == e ? -1 : beat(b, sentence_end(b, e));
+    return b == e ? kNoSpeaker : beat(b, sentence_end(b, e));
   }
 
   void count_unit_names() {
     for (const Word& w : words_) {
-      if (w.name < 0) continue;
-      if (counts_[w.name]++ == 0) distinct_.push_back(w.name);
+      if (w.name < 0 || seen_[static_cast<std::size_t>(w.name)]) continue;
+      seen_[static_cast<std::size_t>(w.name)] = true;
+      distinct_.push_back(w.name);
     }
   }
   void reset_counts() {
-    for (int n : distinct_) counts_[n] = 0;
+    for (int n : distinct_) seen_[static_cast<std::size_t>(n)] = false;
     distinct_.clear();
   }
 
-  // The only character named in the unit's narration outside words_[xb, xe), or -1.
-  int only_name(std::size_t xb, std::size_t xe) {
-    std::size_t inside = 0;
-    for (std::size_t t = xb; t < xe; ++t) inside += words_[t].name >= 0 ? 1 : 0;
-    if (distinct_.empty() || distinct_.size() > inside + 1) return -1;
-    for (std::size_t t = xb; t < xe; ++t) {
-      if (words_[t].name >= 0) --counts_[words_[t].name];
+  // Whom a pronoun stands for: the name that begins its sentence ("Mara turned, and she
+  // said"), else the one that begins the sentence before, in this narration or in the one before
+  // the quote ("Mara set down the cup. “Go,” she said."); never against the name's gender.
+  int antecedent(const Attribution& a) const {
+    const std::size_t s = a.sentence_begin;
+    int name = -1;
+    if (a.pronoun > s) {
+      name = words_[s].name;
+    } else {
+      const int seg = words_[s].segment;
+      const std::size_t b = seg_[static_cast<std::size_t>(seg)];
+      if (s > b) {
+        name = words_[last_sentence(b, s)].name;
+      } else if (seg > 0 && seg_[static_cast<std::size_t>(seg) - 1] < b) {
+        name = words_[last_sentence(seg_[static_cast<std::size_t>(seg) - 1], b)].name;
+      }
     }
-    int found = -1, seen = 0;
-    for (int n : distinct_) {
-      if (counts_[n] > 0) found = n, ++seen;
-    }
-    for (std::size_t t = xb; t < xe; ++t) {
-      if (words_[t].name >= 0) ++counts_[words_[t].name];
-    }
-    return seen == 1 ? found : -1;
+    if (name >= 0 && !genders_.agrees(name, words_[a.pronoun].key)) return -1;
+    return name;
   }
 
   std::string_view text_;
@@ -1151,12 +1233,13 @@ class Attributor {
   Unit* unit_ = nullptr;
   std::vector<Word> words_;
   std::vector<std::size_t> seg_;
-  std::vector<int> counts_;  // per name: mentions in the unit's narration
-  std::vector<int> distinct_;
+  const Genders& genders_;
+  std::vector<bool> seen_;     // per name: named in the unit's narration
+  std::vector<int> distinct_;  // those names
 };
 
 // Fills the unattributed turns of the run units[r0, r1) from the turns two before or after.
-void alternate(std::vector<Unit>& units, std::size_t r0, std::size_t r1) {
+void alternate(std::vector<Unit>& units, std::size_t r0, std::size_t r1, const Genders& genders) {
   std::size_t limit = r1;
   int a = kNoSpeaker, b = kNoSpeaker;
   for (std::size_t i = r0; i < r1 && limit == r1; ++i) {
@@ -1186,16 +1269,20 @@ void alternate(std::vector<Unit>& units, std::size_t r0, std::size_t r1) {
   auto other = [&](std::size_t between, int s) {
     return pronoun[between] || (speaker[between] != kNoSpeaker && speaker[between] != s);
   };
+  // ... and when the turn's own beats ("She was frowning.") may be that voice's.
+  auto fits = [&](std::size_t i, int s) {
+    const std::string_view beat = units[r0 + i].beat_pronoun;
+    if (beat.empty()) return true;
+    return s != kNarrator && beat != "both" && genders.agrees(s, beat);
+  };
   for (std::size_t i = 2; i < n; ++i) {
-    if (fill[i] && speaker[i - 2] != kNoSpeaker && other(i - 1, speaker[i - 2])) {
-      speaker[i] = speaker[i - 2];
-    }
+    const int s = speaker[i - 2];
+    if (fill[i] && s != kNoSpeaker && other(i - 1, s) && fits(i, s)) speaker[i] = s;
   }
   for (std::size_t i = n; i-- > 0;) {
-    if (fill[i] && speaker[i] == kNoSpeaker && i + 2 < n && speaker[i + 2] != kNoSpeaker &&
-        other(i + 1, speaker[i + 2])) {
-      speaker[i] = speaker[i + 2];
-    }
+    if (!fill[i] || speaker[i] != kNoSpeaker || i + 2 >= n) continue;
+    const int s = speaker[i + 2];
+    if (s != kNoSpeaker && other(i + 1, s) && fits(i, s)) speaker[i] = s;
   }
   for (std::size_t i = 0; i < n; ++i) {
     if (!fill[i] || speaker[i] == kNoSpeaker) continue;
@@ -1464,7 +1551,26 @@ std::vector<Line> extract_dialogue(std::string_view text, const std::vector<std:
   QuoteScanner scanner(text, vote > 0);
   std::vector<Unit> units = scanner.scan(paras);
 
-  Attributor attributor(text, table, names.size());
+  // Genders first, from every paragraph's narration.
+  Genders genders(names.size());
+  if (!table.empty()) {
+    std::vector<Word> words;
+    std::vector<std::size_t> seg;
+    std::size_t u = 0;
+    for (std::size_t p = 0; p < paras.size(); ++p) {
+      if (u < units.size() && units[u].first_para == p) {
+        narration_words(text, units[u], table, words, seg);
+        p = units[u++].last_para;
+      } else {
+        words.clear();
+        tokenize(text, paras[p].begin, paras[p].end, 0, words);
+        table.mark(text, words, 0, words.size());
+      }
+      genders.observe(words);
+    }
+  }
+
+  Attributor attributor(text, table, genders, names.size());
   for (Unit& u : units) attributor.run(u);
   for (std::size_t r0 = 0; r0 < units.size();) {
     std::size_t r1 = r0 + 1;
@@ -1472,7 +1578,7 @@ std::vector<Line> extract_dialogue(std::string_view text, const std::vector<std:
            units[r1].first_para == units[r1 - 1].last_para + 1) {
       ++r1;
     }
-    alternate(units, r0, r1);
+    alternate(units, r0, r1, genders);
     r0 = r1;
   }
 
