@@ -1,6 +1,8 @@
 // dialogue_test.cpp — a character's lines from manuscript text (voice/dialogue.cpp): quotation
 // marks, attribution, beats, alternating turns, multi-paragraph speech, scripts, bad input.
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -28,6 +30,29 @@ Strings said(const std::string& text, const Strings& names = kCast, bool single_
     out.push_back(l.speaker + ": " + l.text);
   }
   return out;
+}
+
+// Strict UTF-8 (no overlong forms, surrogates or values past U+10FFFF), as JSON requires.
+bool valid_utf8(const std::string& s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    std::size_t len = b < 0x80                 ? 1
+                      : b >= 0xC2 && b <= 0xDF ? 2
+                      : b >= 0xE0 && b <= 0xEF ? 3
+                      : b >= 0xF0 && b <= 0xF4 ? 4
+                                               : 0;
+    if (len == 0 || i + len > s.size()) return false;
+    char32_t c = len == 1 ? b : b & (0x7F >> len);
+    for (std::size_t k = 1; k < len; ++k) {
+      const auto n = static_cast<unsigned char>(s[i + k]);
+      if ((n & 0xC0) != 0x80) return false;
+      c = (c << 6) | (n & 0x3F);
+    }
+    const char32_t min = len == 2 ? 0x80 : len == 3 ? 0x800 : len == 4 ? 0x10000 : 0;
+    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return false;
+    i += len;
+  }
+  return true;
 }
 
 }  // namespace
@@ -105,7 +130,12 @@ TEST_CASE("names are whole words, any case, longest first", "[voice][dialogue]")
   CHECK(said("“Hold the line,” Captain Ives said.") == Strings{"Captain Ives: Hold the line,"});
   CHECK(said("“Hold the line,” said Captain Ives.") == Strings{"Captain Ives: Hold the line,"});
   CHECK(said("“Hold the line,” IVES said.") == Strings{"Ives: Hold the line,"});
-  CHECK(said("“Hold the line,” mara said.") == Strings{"Mara: Hold the line,"});
+  // A name given with a capital needs one: "will" is not Will, nor "new" New.
+  CHECK(said("“Hold the line,” mara said.") == Strings{": Hold the line,"});
+  CHECK(said("“Hold the line,” mara said.", {"mara"}) == Strings{"mara: Hold the line,"});
+  CHECK(said("She will go. “Hold the line.”", {"Will"}) == Strings{": Hold the line."});
+  CHECK(said("Will went. “Hold the line.”", {"Will"}) == Strings{"Will: Hold the line."});
+  CHECK(said("“Hold the line,” captain Ives said.") == Strings{"Ives: Hold the line,"});
   CHECK(said("“Hold the line,” Maradona said.") == Strings{": Hold the line,"});
   CHECK(said("“Hold,” Anne Marie said.", {"Anne-Marie"}) == Strings{"Anne-Marie: Hold,"});
   CHECK(said("“Hold,” ZOË said.", {"Zoë"}) == Strings{"Zoë: Hold,"});
@@ -124,6 +154,27 @@ TEST_CASE("the subject of 'X turned and said'", "[voice][dialogue]") {
         Strings{"Mara: We go tonight."});
   CHECK(said("When Sol came in, Ives looked up and asked, “Where is she?”") ==
         Strings{"Ives: Where is she?"});
+}
+
+TEST_CASE("a speech verb used as a noun attributes nothing", "[voice][dialogue]") {
+  CHECK(said("Mara set down the cup. “Go.” Her whispers filled the room.") == Strings{"Mara: Go."});
+  CHECK(said("“Go.” Mara's shouts rang across the water.") == Strings{"Mara: Go."});
+}
+
+TEST_CASE("a word or title quoted mid-sentence is no one's line", "[voice][dialogue]") {
+  CHECK(said("Mara wrote the word “tonight” on the chart.") == Strings{": tonight"});
+  CHECK(said("Ives had the two “Rogers” before he saw the boat.") == Strings{": Rogers"});
+  CHECK(said("Mara said “Go” and left.") == Strings{"Mara: Go"});
+  // It is narration: the exchange ends there.
+  CHECK(said("“You’re late,” Mara said.\n\n“The ferry was,” said Ives.\n\n"
+             "The sign on the ferry read “Closed”.\n\n“Was it?”") ==
+        Strings{"Mara: You’re late,", "Ives: The ferry was,", ": Closed", ": Was it?"});
+}
+
+TEST_CASE("the only name counts outside attribution sentences", "[voice][dialogue]") {
+  // Ives is whom he speaks to, and "he" has no antecedent.
+  CHECK(said("He hung up. “Coroner,” he said to Ives. “He just called.”") ==
+        Strings{": Coroner,", ": He just called."});
 }
 
 TEST_CASE("someone else: a possessive, a noun, 'we'", "[voice][dialogue]") {
@@ -488,4 +539,76 @@ TEST_CASE("huge and pathological inputs take linear time", "[voice][dialogue]") 
   std::string colons;
   for (int i = 0; i < 100000; ++i) colons += "Mara: a\n";
   CHECK(extract_dialogue(colons, kCast).size() == 100000);
+}
+
+TEST_CASE("random soups of marks, names, line breaks and bad bytes keep every promise",
+          "[voice][dialogue]") {
+  const std::vector<std::string> pieces = {"\"",
+                                           "“",
+                                           "”",
+                                           "„",
+                                           "‘",
+                                           "’",
+                                           "'",
+                                           " ",
+                                           " ",
+                                           " ",
+                                           "\n",
+                                           "\n\n",
+                                           "\r\n",
+                                           "  ",
+                                           "\t",
+                                           "Mara",
+                                           "MARA",
+                                           "Ives",
+                                           "Captain Ives",
+                                           "Mara's",
+                                           "Sol",
+                                           "said",
+                                           "asked",
+                                           "she",
+                                           "he",
+                                           "I",
+                                           "and",
+                                           "the captain",
+                                           "go",
+                                           "tonight",
+                                           ",",
+                                           ".",
+                                           "?",
+                                           "—",
+                                           ":",
+                                           "(",
+                                           ")",
+                                           "[Aside]",
+                                           "Ham.",
+                                           "Mar.",
+                                           "\xFF",
+                                           "\xE2\x80",
+                                           "\xC3",
+                                           "é",
+                                           "Zoë",
+                                           "don’t",
+                                           "goin’",
+                                           "'tis"};
+  std::mt19937 rng(20240611);
+  for (int round = 0; round < 400; ++round) {
+    std::string text;
+    const int n = static_cast<int>(rng() % 120);
+    for (int i = 0; i < n; ++i) text += pieces[rng() % pieces.size()];
+    INFO(text);
+    std::size_t last = 0;
+    for (const Line& l : extract_dialogue(text, kCast)) {
+      REQUIRE(l.begin <= l.end);
+      REQUIRE(l.end <= text.size());
+      CHECK(l.begin >= last);
+      last = l.begin;
+      CHECK(!l.text.empty());
+      CHECK(valid_utf8(l.text));
+      // Offsets never split a UTF-8 sequence.
+      CHECK((l.begin == text.size() || (static_cast<unsigned char>(text[l.begin]) & 0xC0) != 0x80));
+      CHECK((l.end == text.size() || (static_cast<unsigned char>(text[l.end]) & 0xC0) != 0x80));
+      CHECK((l.speaker.empty() || std::find(kCast.begin(), kCast.end(), l.speaker) != kCast.end()));
+    }
+  }
 }

@@ -29,35 +29,49 @@
 //   while a quote is open ends that quote there and opens a new one (a missing closing mark).
 // - An unclosed quote ends at the end of its paragraph, unless the next paragraph begins with an
 //   opening mark: then it goes on (a speech over several paragraphs is one utterance).
-// - Attribution ("explicit"): a speech verb (said, asked, replied, ... and says, asks, ...) among
-//   the first six words of the first sentence after the quote, else the last such verb in the
-//   last sentence before it. Its subject is the name (or he/she/they) right before it, skipping
-//   adverbs ("Mara said", "Captain Ives quietly asked"), or the name right after a verb that
-//   opens its clause ("said Mara"); after "and"/"but" or a clause break, the first name or
-//   pronoun of the nearest clause that has one ("Mara turned to Ives and said"). A possessive
+// - Attribution ("explicit"): a speech verb (said, asked, replied, ... and says, asks, ...; not
+//   after a determiner or a possessive: "her whispers") among the first six words of the first
+//   sentence after the quote, else the last such verb in the last sentence before it. Its subject
+//   is the name (or he/she/they) right before it, skipping adverbs ("Mara said", "Captain Ives
+//   quietly asked"), or the name right after a verb that opens its clause ("said Mara"); after
+//   "and"/"but" or a clause break, the first name or pronoun of the nearest clause that has one
+//   ("Mara turned to Ives and said"). A possessive
 //   ("Mara's brother said") or any other noun ("the captain said") is someone else; "I said"
 //   is the narrator (speaker "" but one voice in an exchange). A sentence after a quote that
 //   ends with a comma or colon and leads into the next quote ("Ives said, “No.”") belongs to
 //   that next quote.
 // - Interrupted speech: "I know," said Mara, "but not yet." is ONE line: the first part ends
-//   with a comma, dash or ellipsis, the narration between is one sentence that attributes it
-//   and ends with a comma or dash. Its text is the parts joined by a space; begin/end span both.
-// - A pronoun's speaker is the only character named in the paragraph's narration outside its
-//   own attribution sentence ("Mara set down the cup. “Go,” she said."); else it stays "".
-// - A quote without attribution takes, in order: the name that begins the sentence right before
-//   it (or else right after it) when that sentence has no speech verb (an action beat); the
-//   one speaker the other quotes of its paragraph were attributed to; the only character named
-//   in the paragraph outside quotes.
+//   with a comma, dash or ellipsis (or the comma stands right after its closing mark, British
+//   ‘I know’, said Mara, ‘...’), the narration between is one sentence that attributes it and
+//   ends with a comma or dash. Its text is the parts joined by a space; begin/end span both.
+// - A pronoun (he, she, they) stands for the name that begins its own sentence ("Mara turned,
+//   and she said") or else the sentence before it ("Mara set down the cup. “Go,” she said."),
+//   unless the name's gender says otherwise; else the line stays "". The gender is voted over
+//   the whole text: a sentence that begins with the name followed by one that begins with "he"
+//   or "she" ("Ives came in. He was soaked."); the majority wins, a tie says nothing.
+// - A quote without attribution takes, in order: the name (or "I": the narrator) that begins
+//   the sentence right before it, or else right after it, when that sentence has no speech verb
+//   (an action beat: "Ives handed Mara the cup. “Drink.”"); the speaker of the quote before or
+//   after it in the paragraph when only attribution sentences stand between them ("“Go,” said
+//   Mara. “Now.”"); when no quote of the paragraph has a speaker, the only character named in
+//   the paragraph outside quotes ("Mara set down the cup. “Ives, we go tonight.”").
 // - Alternating turns: in a run of consecutive paragraphs with quotes (one turn each), a turn
 //   with no attribution at all takes the speaker of the turn two before it when the turn just
-//   before it was someone else (or "he"/"she"), and failing that of the turn two after it. The
-//   run ends at a paragraph without quotes; alternation stops for the rest of the run when a
-//   third speaker, an unnamed speaker ("the captain said") or a paragraph with two speakers
-//   appears.
+//   before it was someone else (or "he"/"she"), and failing that of the turn two after it; never
+//   a voice the turn's own beats contradict (sentences that begin with "he" or "she", checked
+//   against the gender; any of them rules out the narrator). The run ends at a paragraph
+//   without quotes; alternation stops for the rest of the run when a third speaker, an unnamed
+//   speaker ("the captain said") or a paragraph with two speakers appears.
+// - A word or title quoted mid-sentence (at most three words, no punctuation at its end, a word
+//   right before the opening mark, no attribution: the word “tonight”, the two “Rogers”) is
+//   returned with speaker "" and is narration for the exchange.
 // - Names: each string of `names` as given (aliases are extra names), matched as whole words,
-//   case-insensitively (ASCII, Latin-1, Latin Extended-A, Greek, Cyrillic), longest first;
-//   its words may be written with any spaces or a hyphen between them. A possessive ("Mara's")
-//   is a mention for the beat rules, never a speaker of "Mara's brother said".
+//   case-insensitively (ASCII, Latin-1, Latin Extended-A, Greek, Cyrillic) except that a word
+//   given with a capital must be written with one ("MARA" and "Mara" are Mara, "will" is not
+//   Will), longest first; its words may be written with any spaces or a hyphen between them.
+//   A possessive ("Mara's") is a mention for the beat rules, never the speaker of "Mara's
+//   brother said". Names in a sentence with a speech verb ("he said to Ives") do not count for
+//   the only-name rule.
 
 #include <algorithm>
 #include <cstddef>
@@ -201,6 +215,15 @@ char32_t fold(char32_t c) {
 
 bool is_upper(char32_t c) { return fold(c) != c && c != 0x2019 && c != 0x02BC; }
 
+// A lowercase letter of the scripts fold() knows.
+bool is_lower(char32_t c) {
+  if (c < 0x80) return c >= 'a' && c <= 'z';
+  if (c >= 0xDF && c <= 0xFF) return c != 0xF7;
+  if (c >= 0x100 && c <= 0x17F) return !is_upper(c);
+  if (c >= 0x3AC && c <= 0x3CE) return true;
+  return c >= 0x430 && c <= 0x45F;
+}
+
 bool is_sentence_end(char32_t c) {
   return c == '.' || c == '!' || c == '?' || c == 0x2026 || c == 0x203D;
 }
@@ -219,6 +242,7 @@ struct Word {
   std::size_t end = 0;
   std::string key;  // case-folded, apostrophes as '
   bool possessive = false;
+  bool lower = false;           // begins with a lowercase letter
   bool sentence_start = false;  // the first word after . ! ? … (or of its stretch of narration)
   bool clause_start = false;    // ... or after , ; : — – ( ) [ ]
   int name = -1;                // a name whose words start here (index into `names`)
@@ -256,6 +280,7 @@ void tokenize(std::string_view text, std::size_t b, std::size_t e, int segment,
     }
     Word w;
     w.begin = i;
+    w.lower = is_lower(cp.c);
     w.sentence_start = sentence;
     w.clause_start = clause;
     w.segment = segment;
@@ -294,6 +319,7 @@ void tokenize(std::string_view text, std::size_t b, std::size_t e, int segment,
 struct Name {
   std::vector<std::string> keys;  // its words, folded
   std::vector<std::string> gaps;  // what separates them besides spaces ("" or "." ...)
+  std::vector<bool> capital;      // whether each word was given with a capital
 };
 
 std::string_view trim_spaces(std::string_view s) {
@@ -327,6 +353,7 @@ class Names {
       Name& name = names_[n];
       for (std::size_t k = 0; k < words.size(); ++k) {
         name.keys.push_back(words[k].key);
+        name.capital.push_back(!words[k].lower);
         if (k > 0) {
           std::string_view gap = trim_spaces(std::string_view(names[n]).substr(
               words[k - 1].end, words[k].begin - words[k - 1].end));
@@ -355,12 +382,14 @@ class Names {
     for (int n : it->second) {
       const Name& name = names_[n];
       const std::size_t len = name.keys.size();
-      if (i + len > end) continue;
+      // "Will" is a name, "will" is not: a name given with a capital needs one (or all caps).
+      if (i + len > end || (words[i].lower && name.capital[0])) continue;
       bool ok = true;
       for (std::size_t k = 1; k < len && ok; ++k) {
         const Word& a = words[i + k - 1];
         const Word& b = words[i + k];
-        if (a.possessive || b.key != name.keys[k] || a.segment != b.segment) {
+        if (a.possessive || b.key != name.keys[k] || a.segment != b.segment ||
+            (b.lower && name.capital[k])) {
           ok = false;
           break;
         }
@@ -422,26 +451,55 @@ class Names {
 
 // ---------------------------------------------------------------- vocabulary
 
+// Verbs that tag speech, past and present tense ("said", "says"), sorted once for lookups.
 bool is_speech_verb(std::string_view w) {
-  static constexpr std::string_view kVerbs[] = {
-      "add",         "added",     "adds",      "admits",    "admitted",  "agreed",    "agrees",
-      "announced",   "announces", "answer",    "answered",  "answers",   "argued",    "argues",
-      "ask",         "asked",     "asks",      "barked",    "began",     "begins",    "bellowed",
-      "blurted",     "breathed",  "breathes",  "call",      "called",    "calls",     "chuckled",
-      "conceded",    "concluded", "confessed", "confirmed", "continued", "continues", "corrected",
-      "cried",       "cries",     "croaked",   "declared",  "demanded",  "demands",   "echoed",
-      "exclaimed",   "explained", "explains",  "gasped",    "giggled",   "groaned",   "growled",
-      "growls",      "grumbled",  "grunted",   "hissed",    "hisses",    "insisted",  "insists",
-      "interrupted", "joked",     "laughed",   "laughs",    "lied",      "mumbled",   "murmured",
-      "murmurs",     "muttered",  "mutters",   "noted",     "offered",   "offers",    "pleaded",
-      "pressed",     "promised",  "prompted",  "protested", "recalled",  "remarked",  "repeated",
-      "repeats",     "replied",   "replies",   "reply",     "responded", "retorted",  "roared",
-      "said",        "say",       "says",      "screamed",  "shouted",   "shouts",    "shrieked",
-      "sighed",      "sighs",     "snapped",   "snaps",     "snarled",   "sneered",   "sobbed",
-      "stammered",   "suggested", "suggests",  "teased",    "tell",      "tells",     "told",
-      "urged",       "ventured",  "wailed",    "warned",    "warns",     "whimpered", "whispered",
-      "whispers",    "wondered",  "yelled",    "yells"};
-  return std::find(std::begin(kVerbs), std::end(kVerbs), w) != std::end(kVerbs);
+  static const std::vector<std::string_view> kVerbs = [] {
+    std::vector<std::string_view> v = {
+        "accused",    "accuses",     "acknowledged", "acknowledges", "add",        "added",
+        "adds",       "admits",      "admitted",     "advised",      "advises",    "agreed",
+        "agrees",     "announced",   "announces",    "answer",       "answered",   "answers",
+        "argued",     "argues",      "ask",          "asked",        "asks",       "assured",
+        "assures",    "babbled",     "babbles",      "barked",       "barks",      "began",
+        "begged",     "begins",      "begs",         "bellowed",     "bellows",    "blurted",
+        "blurts",     "boomed",      "booms",        "breathed",     "breathes",   "call",
+        "called",     "calls",       "cautioned",    "cautions",     "chirped",    "chirps",
+        "chuckled",   "chuckles",    "coaxed",       "coaxes",       "commented",  "comments",
+        "complained", "complains",   "conceded",     "concedes",     "concluded",  "concludes",
+        "confessed",  "confesses",   "confirmed",    "confirms",     "continued",  "continues",
+        "corrected",  "corrects",    "countered",    "cried",        "cries",      "croaked",
+        "croaks",     "declared",    "declares",     "demanded",     "demands",    "drawled",
+        "drawls",     "echoed",      "echoes",       "enquired",     "enquires",   "exclaimed",
+        "exclaims",   "explained",   "explains",     "gasped",       "gasps",      "giggled",
+        "giggles",    "groaned",     "groans",       "growled",      "growls",     "grumbled",
+        "grumbles",   "grunted",     "grunts",       "hissed",       "hisses",     "inquired",
+        "inquires",   "insisted",    "insists",      "instructed",   "instructs",  "interjected",
+        "interjects", "interrupted", "interrupts",   "intoned",      "intones",    "joked",
+        "jokes",      "laughed",     "laughs",       "moaned",       "moans",      "mumbled",
+        "mumbles",    "murmured",    "murmurs",      "mused",        "muses",      "muttered",
+        "mutters",    "noted",       "objected",     "observed",     "observes",   "offered",
+        "offers",     "ordered",     "panted",       "persisted",    "persists",   "pleaded",
+        "pleads",     "pressed",     "proclaimed",   "proclaims",    "promised",   "prompted",
+        "protested",  "protests",    "purred",       "purrs",        "queried",    "quipped",
+        "quips",      "rasped",      "rasps",        "reasoned",     "reassured",  "reassures",
+        "recalled",   "recalls",     "remarked",     "reminded",     "reminds",    "repeated",
+        "repeats",    "replied",     "replies",      "reply",        "responded",  "responds",
+        "retorted",   "retorts",     "roared",       "roars",        "said",       "say",
+        "says",       "scoffed",     "scoffs",       "scolded",      "scolds",     "screamed",
+        "screams",    "shouted",     "shouts",       "shrieked",     "shrieks",    "sighed",
+        "sighs",      "snapped",     "snaps",        "snarled",      "snarls",     "sneered",
+        "sneers",     "sobbed",      "sobs",         "speaks",       "spoke",      "sputtered",
+        "sputters",   "stammered",   "stammers",     "stated",       "stuttered",  "stutters",
+        "suggested",  "suggests",    "taunted",      "taunts",       "teased",     "teases",
+        "tell",       "tells",       "thundered",    "thunders",     "told",       "urged",
+        "urges",      "ventured",    "ventures",     "volunteered",  "volunteers", "vowed",
+        "vows",       "wailed",      "wails",        "warned",       "warns",      "wheezed",
+        "wheezes",    "whimpered",   "whimpers",     "whined",       "whines",     "whispered",
+        "whispers",   "wondered",    "wonders",      "yelled",       "yells",
+    };
+    std::sort(v.begin(), v.end());
+    return v;
+  }();
+  return std::binary_search(kVerbs.begin(), kVerbs.end(), w);
 }
 
 // Words that may stand between a speaker and the verb: "Mara quietly said", "Ives then asked".
@@ -451,6 +509,13 @@ bool is_skippable(std::string_view w) {
                                                 "never", "not",  "only", "even",  "finally"};
   if (std::find(std::begin(kWords), std::end(kWords), w) != std::end(kWords)) return true;
   return w.size() >= 4 && w.compare(w.size() - 2, 2, "ly") == 0;
+}
+
+bool is_determiner(std::string_view w) {
+  static constexpr std::string_view kWords[] = {"the",   "a",     "an",   "his", "her",   "their",
+                                                "my",    "your",  "our",  "its", "this",  "that",
+                                                "these", "those", "some", "no",  "every", "whose"};
+  return std::find(std::begin(kWords), std::end(kWords), w) != std::end(kWords);
 }
 
 bool is_conjunction(std::string_view w) {
@@ -477,6 +542,7 @@ enum class Kind {
   kPronoun,   // he, she, they: someone, not resolved
   kOther,     // "the captain said", "Mara's brother said", "we said"
   kConflict,  // (a turn only) two speakers in one paragraph
+  kTerm,      // a quoted word or title inside a sentence: the “Rogers”, the word “go”
 };
 
 struct Attribution {
@@ -629,6 +695,7 @@ struct Unit {
   Kind turn = Kind::kNone;
   int turn_speaker = kNoSpeaker;
   std::string_view beat_pronoun;  // the narration's sentences begin with "he", "she" or "both"
+  bool dialogue = true;           // some quote is speech, not only quoted words
 };
 
 struct Para {
@@ -939,6 +1006,7 @@ class Attributor {
     for (auto& u : unit.utterances) {
       if (u.first != u.last) continue;  // attributed by the narration between its parts
       u.att = after[u.last].kind != Kind::kNone ? after[u.last] : before[u.first];
+      if (u.att.kind == Kind::kNone && term(u.first)) u.att.kind = Kind::kTerm;
     }
 
     // Pronouns: the name that begins their sentence or the sentence before.
@@ -986,11 +1054,13 @@ class Attributor {
       unit.beat_pronoun = unit.beat_pronoun.empty() || unit.beat_pronoun == p ? p : "both";
     }
 
-    // The paragraph as a turn of an exchange.
+    // The paragraph as a turn of an exchange (unless it only quotes words).
     unit.turn = Kind::kNone;
     unit.turn_speaker = kNoSpeaker;
+    unit.dialogue = false;
     bool pronoun_turn = false, other_turn = false;
     for (const auto& u : unit.utterances) {
+      unit.dialogue = unit.dialogue || u.att.kind != Kind::kTerm;
       if (u.att.kind == Kind::kSpeaker) {
         if (unit.turn_speaker != kNoSpeaker && unit.turn_speaker != u.att.speaker) {
           unit.turn = Kind::kConflict;
@@ -1012,6 +1082,15 @@ class Attributor {
   // The words of segment k (the narration before quote k; segment n follows the last quote).
   std::size_t seg_begin(std::size_t k) const { return seg_[k]; }
   std::size_t seg_end(std::size_t k) const { return seg_[k + 1]; }
+
+  // Whether words_[v] is a speech verb here: not part of a name, not a noun after a determiner
+  // or a possessive ("her sighs", "Mara's whispers").
+  bool verb_at(std::size_t v) const {
+    if (words_[v].in_name >= 0 || !is_speech_verb(words_[v].key)) return false;
+    if (v == 0 || words_[v].sentence_start) return true;
+    const Word& before = words_[v - 1];
+    return !before.possessive && !is_determiner(before.key);
+  }
 
   bool name_ends_at(std::size_t j) const {
     const int start = words_[j].in_name;
@@ -1128,7 +1207,7 @@ class Attributor {
     if (b == e) return {};
     const std::size_t end = sentence_end(b, e);
     for (std::size_t v = b; v < end && v < b + 6; ++v) {
-      if (words_[v].in_name >= 0 || !is_speech_verb(words_[v].key)) continue;
+      if (!verb_at(v)) continue;
       // "“Go.” Ives said, “No.”": a sentence leading into the next quote is that quote's.
       const bool next_quote = k + 1 < unit_->quotes.size();
       if (next_quote && end == e && !quote_continues(k)) {
@@ -1145,8 +1224,7 @@ class Attributor {
     if (b == e) return {};
     const std::size_t s = last_sentence(b, e);
     for (std::size_t v = e; v > s; --v) {
-      if (words_[v - 1].in_name < 0 && is_speech_verb(words_[v - 1].key))
-        return resolve(s, e, v - 1);
+      if (verb_at(v - 1)) return resolve(s, e, v - 1);
     }
     return {};
   }
@@ -1161,13 +1239,29 @@ class Attributor {
     return c == ',' || is_dash(c);
   }
 
+  // Whether quote k is a word or a title quoted mid-sentence (the word “go”, the two “Rogers”):
+  // at most three words, no punctuation at its end, a word right before its opening mark.
+  bool term(std::size_t k) const {
+    const Quote& q = unit_->quotes[k];
+    if (q.pieces.size() != 1 || q.mark_begin == 0) return false;
+    const Piece& p = q.pieces.front();
+    const char32_t last = last_char(p.begin, p.end);
+    if (!is_word(last) && last != ')' && last != '\'') return false;
+    int words = 1;
+    for (std::size_t i = p.begin; i < p.end; ++i) words += text_[i] == ' ' ? 1 : 0;
+    if (words > 3) return false;
+    return is_word(decode_before(text_, q.mark_begin, 0).c) ||
+           (q.mark_begin >= 2 && text_[q.mark_begin - 1] == ' ' &&
+            is_word(decode_before(text_, q.mark_begin - 1, 0).c));
+  }
+
   // Whether every sentence of segments [from, to] holds a speech verb.
   bool only_attributions(std::size_t from, std::size_t to) const {
     for (std::size_t t = seg_[from]; t < seg_[to + 1];) {
       const std::size_t e = sentence_end(t, seg_[words_[t].segment + 1]);
       bool verb = false;
       for (std::size_t v = t; v < e && !verb; ++v) {
-        verb = words_[v].in_name < 0 && is_speech_verb(words_[v].key);
+        verb = verb_at(v);
       }
       if (!verb) return false;
       t = e;
@@ -1182,7 +1276,7 @@ class Attributor {
     const bool narrator = words_[s].key == "i";
     if (words_[s].name < 0 && !narrator) return kNoSpeaker;
     for (std::size_t t = s; t < e; ++t) {
-      if (words_[t].in_name < 0 && is_speech_verb(words_[t].key)) return kNoSpeaker;
+      if (verb_at(t)) return kNoSpeaker;
     }
     return narrator ? kNarrator : words_[s].name;
   }
@@ -1195,11 +1289,22 @@ class Attributor {
     return b == e ? kNoSpeaker : beat(b, sentence_end(b, e));
   }
 
+  // The names of the narration's sentences that hold no speech verb ("he said to Madden" names
+  // whom he speaks to).
   void count_unit_names() {
-    for (const Word& w : words_) {
-      if (w.name < 0 || seen_[static_cast<std::size_t>(w.name)]) continue;
-      seen_[static_cast<std::size_t>(w.name)] = true;
-      distinct_.push_back(w.name);
+    for (std::size_t s = 0; s < words_.size();) {
+      const std::size_t e = sentence_end(s, seg_[static_cast<std::size_t>(words_[s].segment) + 1]);
+      bool verb = false;
+      for (std::size_t t = s; t < e && !verb; ++t) {
+        verb = verb_at(t);
+      }
+      for (std::size_t t = s; t < e && !verb; ++t) {
+        const int n = words_[t].name;
+        if (n < 0 || seen_[static_cast<std::size_t>(n)]) continue;
+        seen_[static_cast<std::size_t>(n)] = true;
+        distinct_.push_back(n);
+      }
+      s = e;
     }
   }
   void reset_counts() {
@@ -1287,6 +1392,7 @@ void alternate(std::vector<Unit>& units, std::size_t r0, std::size_t r1, const G
   for (std::size_t i = 0; i < n; ++i) {
     if (!fill[i] || speaker[i] == kNoSpeaker) continue;
     for (auto& utt : units[r0 + i].utterances) {
+      if (utt.att.kind != Kind::kNone) continue;
       utt.att.kind = Kind::kSpeaker;
       utt.att.speaker = speaker[i];
     }
@@ -1424,7 +1530,7 @@ Cue parse_cue(std::string_view text, const TextLine& line, const Names& names, b
   if (!cue.found && script && period != kNpos) {
     int n = exact(b, period);
     const bool one_word = words.size() == 1 && words[0].end == period;
-    if (n < 0 && one_word) n = names.abbreviation(words[0].key);
+    if (n < 0 && one_word && !words[0].lower) n = names.abbreviation(words[0].key);
     if (n >= 0) {
       cue.found = cue.listed = true, cue.speaker = n;
     } else if (generic_speaker(text, b, period, true) ||
@@ -1572,9 +1678,14 @@ std::vector<Line> extract_dialogue(std::string_view text, const std::vector<std:
 
   Attributor attributor(text, table, genders, names.size());
   for (Unit& u : units) attributor.run(u);
+  // Runs of consecutive paragraphs of dialogue.
   for (std::size_t r0 = 0; r0 < units.size();) {
+    if (!units[r0].dialogue) {
+      ++r0;
+      continue;
+    }
     std::size_t r1 = r0 + 1;
-    while (r1 < units.size() && !units[r1].after_break &&
+    while (r1 < units.size() && units[r1].dialogue && !units[r1].after_break &&
            units[r1].first_para == units[r1 - 1].last_para + 1) {
       ++r1;
     }
