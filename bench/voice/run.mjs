@@ -169,7 +169,7 @@ async function main() {
   logData(data);
   const tasks = buildTasks(data, o);
   const job = {
-    background: data.background,
+    background: data.backgroundVoices,
     tasks: tasks.map(({ name, profiles, candidates }) => ({ name, profiles, candidates })),
   };
   mkdirSync(OUT_DIR, { recursive: true });

