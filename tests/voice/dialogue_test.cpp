@@ -164,6 +164,8 @@ TEST_CASE("a speech verb used as a noun attributes nothing", "[voice][dialogue]"
 TEST_CASE("a word or title quoted mid-sentence is no one's line", "[voice][dialogue]") {
   CHECK(said("Mara wrote the word “tonight” on the chart.") == Strings{": tonight"});
   CHECK(said("Ives had the two “Rogers” before he saw the boat.") == Strings{": Rogers"});
+  CHECK(said("On shore “the freed slaves of the harbour”—the town—watched Mara.") ==
+        Strings{": the freed slaves of the harbour"});
   CHECK(said("Mara said “Go” and left.") == Strings{"Mara: Go"});
   // It is narration: the exchange ends there.
   CHECK(said("“You’re late,” Mara said.\n\n“The ferry was,” said Ives.\n\n"
@@ -308,6 +310,26 @@ TEST_CASE("a pronoun turn counts as the other speaker of the exchange", "[voice]
       "“Why?” he asked.\n\n"
       "“Because I said so.”";
   CHECK(said(text) == Strings{"Mara: Go,", ": Why?", "Mara: Because I said so."});
+}
+
+TEST_CASE("'he said' takes its turn of the exchange when the voice is known to be a he",
+          "[voice][dialogue]") {
+  const std::string exchange =
+      "“You’re late,” Mara said.\n\n"
+      "“The ferry was,” said Ives.\n\n"
+      "“The ferry is never late,” she said.\n\n"
+      "“It was tonight,” he said.\n\n"
+      "“Then we wait.”";
+  // Nothing says who is a he or a she: the pronouns stay unresolved.
+  CHECK(said(exchange) == Strings{"Mara: You’re late,", "Ives: The ferry was,",
+                                  ": The ferry is never late,", ": It was tonight,",
+                                  ": Then we wait."});
+  const std::string genders =
+      "Ives came in out of the rain. He was soaked. Ives shook out his coat. He laughed.\n\n"
+      "Mara looked up from the chart. She frowned. Mara put down her pen. She waited.\n\n";
+  CHECK(said(genders + exchange) == Strings{"Mara: You’re late,", "Ives: The ferry was,",
+                                            "Mara: The ferry is never late,",
+                                            "Ives: It was tonight,", "Mara: Then we wait."});
 }
 
 TEST_CASE("alternation also runs backwards from later attributed turns", "[voice][dialogue]") {

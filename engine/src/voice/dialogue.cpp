@@ -59,12 +59,13 @@
 //   with no attribution at all takes the speaker of the turn two before it when the turn just
 //   before it was someone else (or "he"/"she"), and failing that of the turn two after it; never
 //   a voice the turn's own beats contradict (sentences that begin with "he" or "she", checked
-//   against the gender; any of them rules out the narrator). The run ends at a paragraph
-//   without quotes; alternation stops for the rest of the run when a third speaker, an unnamed
-//   speaker ("the captain said") or a paragraph with two speakers appears.
-// - A word or title quoted mid-sentence (at most three words, no punctuation at its end, a word
-//   right before the opening mark, no attribution: the word “tonight”, the two “Rogers”) is
-//   returned with speaker "" and is narration for the exchange.
+//   against the gender; any of them rules out the narrator). A "he said" / "she said" turn
+//   takes its place in the alternation too, but only for a voice known to be a he (a she). The run
+//   ends at a paragraph without quotes; alternation stops for the rest of the run when a third
+//   speaker, an unnamed speaker ("the captain said") or a paragraph with two speakers appears.
+// - A word or title quoted mid-sentence (no punctuation at its end, a word right before the
+//   opening mark, at most three words or a lowercase start, no attribution: the word “tonight”,
+//   the two “Rogers”) is returned with speaker "" and is narration for the exchange.
 // - Names: each string of `names` as given (aliases are extra names), matched as whole words,
 //   case-insensitively (ASCII, Latin-1, Latin Extended-A, Greek, Cyrillic) except that a word
 //   given with a capital must be written with one ("MARA" and "Mara" are Mara, "will" is not
@@ -577,6 +578,11 @@ class Genders {
     if (pronoun == "she") return she >= he;
     return true;
   }
+  // Whether the name is known to be what the pronoun says (more votes for it than against).
+  bool is(int name, std::string_view pronoun) const {
+    const int he = he_[static_cast<std::size_t>(name)], she = she_[static_cast<std::size_t>(name)];
+    return pronoun == "he" ? he > she : pronoun == "she" && she > he;
+  }
 
  private:
   std::vector<int> he_, she_;
@@ -695,6 +701,7 @@ struct Unit {
   Kind turn = Kind::kNone;
   int turn_speaker = kNoSpeaker;
   std::string_view beat_pronoun;  // the narration's sentences begin with "he", "she" or "both"
+  std::string_view turn_pronoun;  // "he" or "she" when the turn is kPronoun
   bool dialogue = true;           // some quote is speech, not only quoted words
 };
 
@@ -1057,6 +1064,7 @@ class Attributor {
     // The paragraph as a turn of an exchange (unless it only quotes words).
     unit.turn = Kind::kNone;
     unit.turn_speaker = kNoSpeaker;
+    unit.turn_pronoun = {};
     unit.dialogue = false;
     bool pronoun_turn = false, other_turn = false;
     for (const auto& u : unit.utterances) {
@@ -1068,6 +1076,10 @@ class Attributor {
           unit.turn = Kind::kSpeaker;
           unit.turn_speaker = u.att.speaker;
         }
+      }
+      if (u.att.kind == Kind::kPronoun && !pronoun_turn) {
+        const std::string& key = words_[u.att.pronoun].key;
+        unit.turn_pronoun = key == "he" ? "he" : key == "she" ? "she" : "";
       }
       pronoun_turn = pronoun_turn || u.att.kind == Kind::kPronoun;
       other_turn = other_turn || u.att.kind == Kind::kOther;
@@ -1239,8 +1251,9 @@ class Attributor {
     return c == ',' || is_dash(c);
   }
 
-  // Whether quote k is a word or a title quoted mid-sentence (the word “go”, the two “Rogers”):
-  // at most three words, no punctuation at its end, a word right before its opening mark.
+  // Whether quote k is a word or a title quoted mid-sentence (the word “go”, the two “Rogers”,
+  // on shore “the freed slaves”): no punctuation at its end, a word right before its opening
+  // mark, and at most three words or a lowercase start.
   bool term(std::size_t k) const {
     const Quote& q = unit_->quotes[k];
     if (q.pieces.size() != 1 || q.mark_begin == 0) return false;
@@ -1249,7 +1262,7 @@ class Attributor {
     if (!is_word(last) && last != ')' && last != '\'') return false;
     int words = 1;
     for (std::size_t i = p.begin; i < p.end; ++i) words += text_[i] == ' ' ? 1 : 0;
-    if (words > 3) return false;
+    if (words > 3 && !is_lower(decode(text_, p.begin).c)) return false;
     return is_word(decode_before(text_, q.mark_begin, 0).c) ||
            (q.mark_begin >= 2 && text_[q.mark_begin - 1] == ' ' &&
             is_word(decode_before(text_, q.mark_begin - 1, 0).c));
@@ -1368,15 +1381,18 @@ void alternate(std::vector<Unit>& units, std::size_t r0, std::size_t r1, const G
     const Unit& u = units[r0 + i];
     if (u.turn == Kind::kSpeaker) speaker[i] = u.turn_speaker;
     pronoun[i] = u.turn == Kind::kPronoun;
-    fill[i] = u.turn == Kind::kNone;
+    fill[i] = u.turn == Kind::kNone || (pronoun[i] && !u.turn_pronoun.empty());
   }
   // Two turns apart is the same voice when the turn between is someone else.
   auto other = [&](std::size_t between, int s) {
-    return pronoun[between] || (speaker[between] != kNoSpeaker && speaker[between] != s);
+    return speaker[between] != kNoSpeaker ? speaker[between] != s : pronoun[between];
   };
-  // ... and when the turn's own beats ("She was frowning.") may be that voice's.
+  // ... when the turn's own beats ("She was frowning.") may be that voice's, and for "he said",
+  // when the voice is known to be a he.
   auto fits = [&](std::size_t i, int s) {
-    const std::string_view beat = units[r0 + i].beat_pronoun;
+    const Unit& u = units[r0 + i];
+    if (pronoun[i] && (s == kNarrator || !genders.is(s, u.turn_pronoun))) return false;
+    const std::string_view beat = u.beat_pronoun;
     if (beat.empty()) return true;
     return s != kNarrator && beat != "both" && genders.agrees(s, beat);
   };
@@ -1392,7 +1408,7 @@ void alternate(std::vector<Unit>& units, std::size_t r0, std::size_t r1, const G
   for (std::size_t i = 0; i < n; ++i) {
     if (!fill[i] || speaker[i] == kNoSpeaker) continue;
     for (auto& utt : units[r0 + i].utterances) {
-      if (utt.att.kind != Kind::kNone) continue;
+      if (utt.att.kind != Kind::kNone && utt.att.kind != Kind::kPronoun) continue;
       utt.att.kind = Kind::kSpeaker;
       utt.att.speaker = speaker[i];
     }
