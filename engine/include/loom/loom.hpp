@@ -13,6 +13,7 @@
 #include "loom/run.hpp"
 #include "loom/template.hpp"
 #include "loom/text.hpp"
+#include "loom/voice.hpp"
 #include "loom/workflow.hpp"
 
 namespace loom {

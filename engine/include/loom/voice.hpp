@@ -198,7 +198,23 @@ struct Line {
 };
 std::vector<Line> extract_dialogue(std::string_view text, const std::vector<std::string>& names);
 
-// ---------------------------------------------------------------- agents
+/// Lines as JSON: [{speaker, text, begin, end (UTF-16 offsets: JavaScript string indices),
+/// byte_begin, byte_end}].
+Json dialogue_to_json(std::string_view text, const std::vector<Line>& lines);
+
+// ---------------------------------------------------------------- requests and agents
+// The agents' arguments, also what the bindings and `loom voice` pass: each returns the agent's
+// output or kBadArgument naming the wrong field (kInvalidValue from Profile::build).
+
+/// {name, references?: [text], text?, character?, aliases?: [name]}: `text` with `character`
+/// adds the character's attributed dialogue lines (extract_dialogue) to the references.
+/// Output: Profile::to_json(), plus `lines` (how many were taken) when `text` was given.
+Result<Json> profile_request(const Json& args, const Background& background);
+/// {profile: a profile's JSON, text} -> score_to_json() plus `profile` (its name).
+Result<Json> score_request(const Json& args, const Background& background);
+/// {profile, candidates: [text | {label, text}]} -> {profile, ranking: ranked_to_json() with
+/// `label`s, best: the index of the best candidate or null when the top is a tie, best_label}.
+Result<Json> rank_request(const Json& args, const Background& background);
 
 /// Registers voice.profile, voice.score and voice.rank (pure) bound to `background` into
 /// `registry`, replacing earlier ones; their versions carry the background's fingerprint. With a

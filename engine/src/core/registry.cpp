@@ -3,6 +3,7 @@
 
 #include "loom/agent.hpp"
 #include "loom/knowledge.hpp"
+#include "loom/voice.hpp"
 #include "text/agents.hpp"
 
 namespace loom {
@@ -99,6 +100,7 @@ AgentRegistry AgentRegistry::with_builtins() {
   AgentRegistry r;
   text::register_text_agents(r);
   knowledge::register_knowledge_agents(r, nullptr);
+  voice::register_voice_agents(r, nullptr);
   add_effect_agents(r);
   return r;
 }
