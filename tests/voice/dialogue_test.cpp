@@ -494,6 +494,9 @@ TEST_CASE("script lines and prose in one text, in document order", "[voice][dial
       "MARA: We go tonight.\n\n"
       "“Again,” said Ives.";
   CHECK(said(text) == Strings{"Ives: Read it back,", "Mara: We go tonight.", "Ives: Again,"});
+  // A speaker line with no speech before another one.
+  CHECK(said("“Read it,” Ives said.\n\nMARA:\nIVES: Tonight.\n\n“Again,” said Ives.") ==
+        Strings{"Ives: Read it,", "Ives: Tonight.", "Ives: Again,"});
 }
 
 // ---------------------------------------------------------------- bad input

@@ -1282,9 +1282,8 @@ class Attributor {
     return true;
   }
 
-  // The name that begins the sentence [s, e) when the sentence has no speech verb, or
-  // kNoSpeaker.
-  // "I shrugged." is the narrator's.
+  // The name that begins the sentence [s, e) when the sentence has no speech verb (kNarrator
+  // for "I shrugged."), or kNoSpeaker.
   int beat(std::size_t s, std::size_t e) const {
     const bool narrator = words_[s].key == "i";
     if (words_[s].name < 0 && !narrator) return kNoSpeaker;
@@ -1733,12 +1732,11 @@ std::vector<Line> extract_dialogue(std::string_view text, const std::vector<std:
           if (pieces.size() > 1 && &p == &u.quotes[q].pieces.front()) pieces.back().sep = " ";
         }
       }
-      while (s < script.size() && !script[s].parts.empty() &&
-             script[s].parts.front().begin < pieces.front().begin) {
-        emit(script[s].speaker, script[s].parts);
+      while (s < script.size() &&
+             (script[s].parts.empty() || script[s].parts.front().begin < pieces.front().begin)) {
+        emit(script[s].speaker, script[s].parts);  // nothing for a cue without speech
         ++s;
       }
-      while (s < script.size() && script[s].parts.empty()) ++s;
       emit(utt.att.kind == Kind::kSpeaker ? utt.att.speaker : kNoSpeaker, pieces);
     }
   }
