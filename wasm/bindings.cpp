@@ -174,6 +174,83 @@ std::string knowledge_analyze(const std::string& text) {
   return guarded([&]() -> std::string { return ok(loom::knowledge::analyze(text)); });
 }
 
+// A voice background for JavaScript: built from voices (tools/voice-background.mjs) or loaded
+// from its snapshot; profiles, scores, rankings, dialogue and features as JSON (the same
+// request shapes as the voice.* agents). Held by a shared_ptr so an engine can bind its agents.
+class Voice {
+ public:
+  std::string build(const std::string& voices_json) {
+    return guarded([&]() -> std::string {
+      auto j = parse(voices_json, "voices");
+      if (!j) return fail(j.error());
+      auto bg = loom::voice::Background::build(j->get<std::vector<std::vector<std::string>>>());
+      if (!bg) return fail(bg.error());
+      background_ = std::make_shared<const loom::voice::Background>(std::move(*bg));
+      return info();
+    });
+  }
+
+  std::string load(const std::string& bytes) {
+    return guarded([&]() -> std::string {
+      auto bg = loom::voice::Background::load(bytes);
+      if (!bg) return fail(bg.error());
+      background_ = std::make_shared<const loom::voice::Background>(std::move(*bg));
+      return info();
+    });
+  }
+
+  std::string info() const {
+    if (!background_) return no_background();
+    return ok({{"passages", background_->passages()}, {"words", background_->words()},
+               {"fingerprint", background_->fingerprint()}});
+  }
+
+  emscripten::val snapshot() const {
+    const std::string bytes = background_ ? background_->snapshot() : std::string();
+    emscripten::val view(emscripten::typed_memory_view(bytes.size(), reinterpret_cast<const unsigned char*>(bytes.data())));
+    return emscripten::val::global("Uint8Array").new_(view);
+  }
+
+  std::string profile(const std::string& request_json) { return request(request_json, &loom::voice::profile_request); }
+  std::string score(const std::string& request_json) { return request(request_json, &loom::voice::score_request); }
+  std::string rank(const std::string& request_json) { return request(request_json, &loom::voice::rank_request); }
+
+  std::string dialogue(const std::string& text, const std::string& names_json) {
+    return guarded([&]() -> std::string {
+      auto names = parse(names_json, "names");
+      if (!names) return fail(names.error());
+      return ok(loom::voice::dialogue_to_json(text, loom::voice::extract_dialogue(text, names->get<std::vector<std::string>>())));
+    });
+  }
+
+  std::string features(const std::string& text) {
+    const loom::voice::Features f = loom::voice::measure(text);
+    Json out = Json::array();
+    for (const auto& info : loom::voice::feature_table()) {
+      out.push_back({{"id", info.id}, {"label", info.label}, {"unit", info.unit}, {"value", f.*(info.field)}});
+    }
+    return ok(out);
+  }
+
+  std::shared_ptr<const loom::voice::Background> background() const { return background_; }
+
+ private:
+  static std::string no_background() {
+    return fail(loom::make_error(loom::ErrorCode::kInvalidState, "no voice background is loaded"));
+  }
+  std::string request(const std::string& request_json, loom::Result<Json> (*fn)(const Json&, const loom::voice::Background&)) {
+    return guarded([&]() -> std::string {
+      if (!background_) return no_background();
+      auto j = parse(request_json, "request");
+      if (!j) return fail(j.error());
+      auto out = fn(*j, *background_);
+      if (!out) return fail(out.error());
+      return ok(std::move(*out));
+    });
+  }
+  std::shared_ptr<const loom::voice::Background> background_;
+};
+
 class Engine {
  public:
   Engine() : agents_(loom::AgentRegistry::with_builtins()) {}
@@ -226,6 +303,15 @@ class Engine {
   std::string clear_knowledge() {
     return guarded([&]() -> std::string {
       loom::Status s = loom::knowledge::register_knowledge_agents(agents_, nullptr);
+      if (s.code != loom::ErrorCode::kOk) return fail(s);
+      return ok(nullptr);
+    });
+  }
+
+  // voice.* steps of runs started from now on use `voice`'s background.
+  std::string use_voice(const Voice& voice) {
+    return guarded([&]() -> std::string {
+      loom::Status s = loom::voice::register_voice_agents(agents_, voice.background());
       if (s.code != loom::ErrorCode::kOk) return fail(s);
       return ok(nullptr);
     });
@@ -474,6 +560,7 @@ EMSCRIPTEN_BINDINGS(loom) {
       .function("models", &Engine::models)
       .function("useKnowledge", &Engine::use_knowledge)
       .function("clearKnowledge", &Engine::clear_knowledge)
+      .function("useVoice", &Engine::use_voice)
       .function("start", &Engine::start)
       .function("restore", &Engine::restore)
       .function("poll", &Engine::poll)
@@ -496,6 +583,17 @@ EMSCRIPTEN_BINDINGS(loom) {
       .function("stats", &Knowledge::stats)
       .function("snapshot", &Knowledge::snapshot)
       .function("fingerprint", &Knowledge::fingerprint);
+  emscripten::class_<Voice>("Voice")
+      .constructor<>()
+      .function("build", &Voice::build)
+      .function("load", &Voice::load)
+      .function("info", &Voice::info)
+      .function("snapshot", &Voice::snapshot)
+      .function("profile", &Voice::profile)
+      .function("score", &Voice::score)
+      .function("rank", &Voice::rank)
+      .function("dialogue", &Voice::dialogue)
+      .function("features", &Voice::features);
   emscripten::function("knowledgeAnalyze", &knowledge_analyze);
   emscripten::function("errorCodes", &error_codes);
   emscripten::function("version", emscripten::optional_override([]() { return std::string(loom::kVersion); }));

@@ -382,6 +382,14 @@ export class LoomEngine {
     if (value instanceof EngineError) throw value;
   }
 
+  /// Binds the voice.profile / voice.score / voice.rank steps of runs started from now on to
+  /// `voice` (a VoiceBackground).
+  useVoice(voice) {
+    if (!this.#handle) throw new EngineError(ErrorCode.INVALID_STATE, 'the engine was disposed');
+    const value = unwrap(this.#handle.useVoice(voice._handle));
+    if (value instanceof EngineError) throw value;
+  }
+
   /// The terms the knowledge index stores for `text` (tokenized, stopwords out, stemmed).
   knowledgeAnalyze(text) {
     const value = unwrap(this.#module.knowledgeAnalyze(String(text ?? '')));
@@ -501,6 +509,103 @@ export class KnowledgeBase {
       h.delete();
     }
   }
+}
+
+/// The voice background (engine/include/loom/voice.hpp): profiles, scores, rankings, dialogue and
+/// style features. Made by loadVoiceBackground(bytes) (the shipped build/voice/background.loomvb)
+/// or buildVoiceBackground(voices); free it with delete(). Every method throws EngineError.
+export class VoiceBackground {
+  #handle;
+
+  constructor(Module) {
+    this.#handle = new Module.Voice();
+  }
+
+  get _handle() {
+    if (!this.#handle) throw new EngineError(ErrorCode.INVALID_STATE, 'the voice background was deleted');
+    return this.#handle;
+  }
+
+  #call(method, ...args) {
+    const value = unwrap(this._handle[method](...args));
+    if (value instanceof EngineError) throw value;
+    return value;
+  }
+
+  _build(voices) {
+    return this.#call('build', stringify(voices ?? [], 'voices'));
+  }
+
+  _load(bytes) {
+    return this.#call('load', bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
+  }
+
+  /// {passages, words, fingerprint}.
+  info() {
+    return this.#call('info');
+  }
+
+  /// A profile from {name, references?: [text], text?, character?, aliases?} (voice.profile's
+  /// arguments): {format, name, words, references, features, signature_words, background, lines?}.
+  profile(request) {
+    return this.#call('profile', stringify(request, 'request'));
+  }
+
+  /// {score, confidence, uncertainty, words, evidence: [{feature, text, z}], profile}.
+  score(profile, text) {
+    return this.#call('score', stringify({ profile, text: String(text ?? '') }, 'request'));
+  }
+
+  /// Candidates (texts or {label, text}) ranked: {ranking: [...], best, best_label}.
+  rank(profile, candidates) {
+    return this.#call('rank', stringify({ profile, candidates }, 'request'));
+  }
+
+  /// Dialogue lines of `text` attributed to `names`: [{speaker, text, begin, end}] (string indices).
+  dialogue(text, names = []) {
+    return this.#call('dialogue', String(text ?? ''), stringify(names, 'names'));
+  }
+
+  /// The style features of any text: [{id, label, unit, value}].
+  features(text) {
+    return this.#call('features', String(text ?? ''));
+  }
+
+  /// The background as bytes (what loadVoiceBackground reads).
+  snapshot() {
+    return new Uint8Array(this._handle.snapshot());
+  }
+
+  /// Frees it. Safe to call twice.
+  delete() {
+    if (this.#handle) {
+      const h = this.#handle;
+      this.#handle = null;
+      h.delete();
+    }
+  }
+}
+
+async function makeVoiceBackground(init, settings) {
+  const Module = await loadModule(settings ?? {});
+  const voice = new VoiceBackground(Module);
+  try {
+    init(voice);
+  } catch (e) {
+    voice.delete();
+    throw e;
+  }
+  return voice;
+}
+
+/// A voice background from its snapshot bytes. Throws BAD_ARGUMENT for bytes that are not one.
+export function loadVoiceBackground(bytes, settings) {
+  return makeVoiceBackground((v) => v._load(bytes), settings);
+}
+
+/// A voice background built from voices: [[passage, ...] per writer] (tools/voice-background.mjs).
+export function buildVoiceBackground(voices, settings) {
+  return makeVoiceBackground((v) => v._build(voices), settings);
 }
 
 /// Runs `fn(engine)` with a fresh engine and disposes of it afterwards, even when fn throws.
