@@ -1,6 +1,7 @@
 // app.js — the studio page: opens the store and the engine, keeps the shipped workflows and the
 // model pool in the writer's library, resumes the runs a reload interrupted, and routes
-// #/workflows, #/runs, #/settings to their views. Views set text with textContent only.
+// #/workflows, #/runs, #/knowledge, #/voice, #/settings to their views. Views set text with
+// textContent only.
 import './style.css';
 import './ui/components.css';
 import { loadEngine } from './engine.js';
@@ -9,6 +10,7 @@ import { openVault } from './credentials.js';
 import { RunManager } from './runs.js';
 import { ensureModelPool, syncShippedWorkflows } from './library.js';
 import { openKnowledge } from './knowledge.js';
+import { createVoices } from './voice.js';
 import { registerServiceWorker } from './register_sw.js';
 import { el, errorBlock } from './ui/dom.js';
 
@@ -20,9 +22,19 @@ const VIEWS = {
   runs: () => import('./ui/history_view.js').then((m) => m.historyView),
   settings: () => import('./ui/settings_view.js').then((m) => m.settingsView),
   knowledge: () => import('./ui/knowledge_view.js').then((m) => m.knowledgeView),
+  voice: () => import('./ui/voice_view.js').then((m) => m.voiceView),
 };
 
 const $ = (id) => document.getElementById(id);
+
+// The Voice panel's entry in the bar, after Knowledge (index.html lists the others).
+function addVoiceNav() {
+  if (document.querySelector('nav a[data-route="voice"]')) return;
+  const link = el('a', { text: 'Voice', attrs: { href: '#/voice', 'data-testid': 'nav-voice', 'data-route': 'voice' } });
+  const after = document.querySelector('nav a[data-route="knowledge"]');
+  if (after) after.after(link);
+  else document.querySelector('header nav')?.append(link);
+}
 
 /// Shows a message or an error in the banner until dismissed (errors) or for a while (news).
 function notify(what, { kind } = {}) {
@@ -85,6 +97,7 @@ function route(ctx) {
 
 async function main() {
   registerServiceWorker();
+  addVoiceNav();
   VIEWS[parseHash(location.hash).view]().catch(() => {});  // the first view's code downloads meanwhile
   const loadingEngine = loadEngine();  // fetch and compile the wasm while the database opens
   loadingEngine.catch(() => {});     // reported below, once the store is open
@@ -122,8 +135,10 @@ async function main() {
     notify(e);  // the studio works without it; knowledge.query steps say no base is loaded
   }
   const runs = new RunManager({ engine, storage, secrets: (name) => vault.getKey(name) });
+  // The voices' background (a few MB) loads when the Voice panel first needs it, once per page.
+  const voices = createVoices({ storage });
   const ctx = {
-    engine, storage, vault, runs, knowledge, notify,
+    engine, storage, vault, runs, knowledge, voices, notify,
     navigate: (hash) => {
       if (location.hash === hash) route(ctx);
       else location.hash = hash;
