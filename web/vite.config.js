@@ -8,10 +8,13 @@
 //                                           engine.js imports them at run time, not through Rollup
 //     workflows/index.json                  [{file, yaml}] of the shipped workflows
 //     models/default.yaml                   the shipped model pool (the studio seeds its pool from it)
+//     voice/background.loomvb               the voice panel's background (build/voice, made by
+//                                           tools/build --wasm; LOOM_VOICE_BACKGROUND overrides)
 //     csp.json                              {connect: [...]}: the origins of that pool's base_urls
 //
-// The dev server answers /wasm/*, /workflows/index.json, /models/default.yaml and /csp.json from
-// the same sources and sends the same headers as tools/serve.mjs; it has no service worker.
+// The dev server answers /wasm/*, /workflows/index.json, /models/default.yaml, /csp.json and
+// /voice/background.loomvb from the same sources and sends the same headers as tools/serve.mjs;
+// it has no service worker.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -29,6 +32,8 @@ const OUT = path.join(REPO, 'build/web');
 const WASM_DIR = path.resolve(process.env.LOOM_WASM_DIR || path.join(REPO, 'build/wasm-release'));
 const WASM_FILES = ['loom.mjs', 'loom.wasm'];
 const MODELS_FILE = 'workflows/models/default.yaml';
+const VOICE_BACKGROUND = path.resolve(process.env.LOOM_VOICE_BACKGROUND || path.join(REPO, 'build/voice/background.loomvb'));
+const VOICE_BACKGROUND_URL = '/voice/background.loomvb';
 // The dev server injects each CSS module as a <style> element (the build links files instead):
 // Vite gives those this nonce, and only the dev server's policy admits it. One per server start.
 const DEV_STYLE_NONCE = randomBytes(18).toString('base64');
@@ -39,6 +44,12 @@ function missingWasm() {
   const shown = path.relative(REPO, WASM_DIR).startsWith('..') ? WASM_DIR : path.relative(REPO, WASM_DIR);
   return `the wasm engine is not built (${missing.map((f) => path.join(shown, f)).join(', ')} ` +
     'missing): run tools/build --wasm first';
+}
+
+function missingVoiceBackground() {
+  if (existsSync(VOICE_BACKGROUND)) return null;
+  const shown = path.relative(REPO, VOICE_BACKGROUND).startsWith('..') ? VOICE_BACKGROUND : path.relative(REPO, VOICE_BACKGROUND);
+  return `the voice background is not built (${shown} missing): run tools/build --wasm first`;
 }
 
 /// The connect origins of the shipped model pool, read by the engine itself (engine.models()).
@@ -64,6 +75,7 @@ async function studioFiles() {
     'workflows/index.json': JSON.stringify(await workflowIndex(REPO)),
     'models/default.yaml': models,
     'csp.json': JSON.stringify({ connect }, null, 2) + '\n',
+    [VOICE_BACKGROUND_URL.slice(1)]: await readFile(VOICE_BACKGROUND),
     ...Object.fromEntries(await Promise.all(
       WASM_FILES.map(async (f) => [`wasm/${f}`, await readFile(path.join(WASM_DIR, f))]))),
   };
@@ -74,6 +86,7 @@ const TYPES = {
   '.wasm': 'application/wasm',
   '.json': 'application/json; charset=utf-8',
   '.yaml': 'text/yaml; charset=utf-8',
+  '.loomvb': 'application/octet-stream',
 };
 
 function loomStudio() {
@@ -93,7 +106,7 @@ function loomStudio() {
     },
 
     buildStart() {
-      const problem = missingWasm();
+      const problem = missingWasm() ?? missingVoiceBackground();
       if (problem) this.error(problem);
     },
 
@@ -104,7 +117,7 @@ function loomStudio() {
     },
 
     async configureServer(server) {
-      const problem = missingWasm();
+      const problem = missingWasm() ?? missingVoiceBackground();
       if (problem) throw new Error(problem);
       const models = await readFile(path.join(REPO, MODELS_FILE), 'utf8');
       const connectOrigins = await shippedConnectOrigins(models);
@@ -125,6 +138,8 @@ function loomStudio() {
             body = await readFile(path.join(REPO, MODELS_FILE));
           } else if (pathname === '/csp.json') {
             body = JSON.stringify({ connect: connectOrigins });
+          } else if (pathname === VOICE_BACKGROUND_URL) {
+            body = await readFile(VOICE_BACKGROUND);
           } else {
             return next();
           }
@@ -179,8 +194,9 @@ export default defineConfig(({ command }) => ({
       manifest: false,
       injectManifest: {
         rollupFormat: 'iife',  // a classic worker script: no module service workers needed
-        globPatterns: ['**/*.{html,js,mjs,css,wasm,json,yaml,svg,png,ico,woff2}'],
-        // The engine is ~1 MB and grows; workbox refuses files over 2 MiB by default.
+        globPatterns: ['**/*.{html,js,mjs,css,wasm,json,yaml,svg,png,ico,woff2,loomvb}'],
+        // The engine is ~1 MB and grows, the voice background a few MB; workbox refuses files
+        // over 2 MiB by default.
         maximumFileSizeToCacheInBytes: 16 * 1024 * 1024,
         dontCacheBustURLsMatching: /^assets\//,
       },

@@ -3,8 +3,9 @@
 // Built by vite-plugin-pwa (injectManifest, web/vite.config.js), which replaces self.__WB_MANIFEST
 // with the list of build/web's files and their revisions. It
 //   - precaches the app shell: index.html, the JS and CSS assets, /wasm/loom.mjs and loom.wasm,
-//     /workflows/index.json, /models/default.yaml, /csp.json; a new build's worker replaces the
-//     old one at once (skipWaiting + clients.claim: the first visit is controlled too);
+//     /workflows/index.json, /models/default.yaml, /csp.json and the voice panel's background,
+//     /voice/background.loomvb (a few MB, so voices are scored offline too); a new build's worker
+//     replaces the old one at once (skipWaiting + clients.claim: the first visit is controlled too);
 //   - answers navigations with the precached index.html under fresh headers: SECURITY_HEADERS and
 //     a CSP whose connect-src is 'self' plus the origins the studio saved in IndexedDB (settings
 //     'connect_origins', written when the writer saves the model pool, plus 'reference_origins',
@@ -84,7 +85,7 @@ const router = new Router();
 // Navigations first: the precache route would otherwise answer '/' with the stored headers.
 // Files opened directly (/wasm/loom.wasm, /csp.json...) are not the page.
 router.registerRoute(new NavigationRoute(shell, {
-  denylist: [/^\/(?:assets|wasm|workflows|models)\//, /^\/(?:sw\.js|csp\.json)$/],
+  denylist: [/^\/(?:assets|wasm|workflows|models|voice)\//, /^\/(?:sw\.js|csp\.json)$/],
 }));
 router.registerRoute(new PrecacheRoute(precache));
 
