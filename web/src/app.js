@@ -136,7 +136,8 @@ async function main() {
   }
   const runs = new RunManager({ engine, storage, secrets: (name) => vault.getKey(name) });
   // The voices' background (a few MB) loads when the Voice panel first needs it, once per page.
-  const voices = createVoices({ storage });
+  // Once loaded, runs started from then on have it for their voice.* steps too.
+  const voices = createVoices({ storage, onLoad: (background) => engine.useVoice(background) });
   const ctx = {
     engine, storage, vault, runs, knowledge, voices, notify,
     navigate: (hash) => {

@@ -10,8 +10,9 @@
 // The voices live in the settings store under one key, 'voices' ({format, voices: [records]}):
 // few records, read and written whole, under a Web Lock so two tabs do not overwrite each other's.
 // A record is {name, references: [string], source: {kind, character?, aliases?, lines?}, built,
-// profile}. A profile names the background it was built against; one built against another
-// background (a new release) is rebuilt from its references when it is next used.
+// profile} (the engine's profile without its references, which the record holds once). A profile
+// names the background it was built against; one built against another background (a new
+// release) is rebuilt from its references when it is next used.
 import { loadVoiceBackground } from './engine.js';
 
 /// Where the studio serves the background (web/vite.config.js copies build/voice/background.loomvb).
@@ -74,23 +75,38 @@ async function fetchBackground(url = BACKGROUND_URL) {
 
 /// The voice service over `storage` (storage.js). `loadBackground` resolves a VoiceBackground
 /// (default: fetch BACKGROUND_URL and load it into the engine); it is called once, on first need,
-/// and again only after it failed. `locks` is navigator.locks where there is one.
-export function createVoices({ storage, loadBackground = fetchBackground, locks = globalThis.navigator?.locks, now = Date.now } = {}) {
-  return new Voices({ storage, loadBackground, locks, now });
+/// and again only after it failed. `onLoad(background)` is called once it has loaded (the studio
+/// binds the runs' voice.* steps to it); what it throws is ignored. `locks` is navigator.locks
+/// where there is one.
+export function createVoices({ storage, loadBackground = fetchBackground, onLoad, locks = globalThis.navigator?.locks, now = Date.now } = {}) {
+  return new Voices({ storage, loadBackground, onLoad, locks, now });
+}
+
+// The stored record as a profile the engine reads (it rebuilds the statistics from the references).
+function profileOf(record) {
+  return { ...record.profile, references: record.references };
+}
+
+// The engine's profile as stored: its references live in the record.
+function storedProfile(profile) {
+  const { references, ...rest } = profile;
+  return rest;
 }
 
 class Voices {
   #storage;
   #loadBackground;
+  #onLoad;
   #locks;
   #now;
   #background = null;  // a promise of the VoiceBackground
   #info = null;
   #queue = Promise.resolve();  // this tab's writes, one after the other
 
-  constructor({ storage, loadBackground, locks, now }) {
+  constructor({ storage, loadBackground, onLoad, locks, now }) {
     this.#storage = storage;
     this.#loadBackground = loadBackground;
+    this.#onLoad = onLoad;
     this.#locks = locks;
     this.#now = now;
   }
@@ -112,6 +128,11 @@ class Voices {
       const pending = (async () => {
         const bg = await this.#loadBackground();
         this.#info = bg.info();
+        try {
+          this.#onLoad?.(bg);
+        } catch {
+          // the panel works without it; only workflows' voice.* steps would miss the background
+        }
         return bg;
       })();
       pending.catch(() => {
@@ -172,7 +193,7 @@ class Voices {
       source: source ?? (text ? { kind: 'manuscript', character: who, aliases: others, lines: profile.lines ?? lines.length, passages: passages.length }
         : { kind: 'references', passages: passages.length }),
       built: this.#now(),
-      profile,
+      profile: storedProfile(profile),
     };
     await this.#write((all) => [...all.filter((v) => v.name !== clean), record]);
     return { record, lines };
@@ -186,7 +207,7 @@ class Voices {
     const bg = await this.background();
     if (record.profile?.background === this.#info.fingerprint) return record;
     const profile = bg.profile({ name: record.name, references: record.references });
-    const rebuilt = { ...record, profile, built: this.#now() };
+    const rebuilt = { ...record, profile: storedProfile(profile), built: this.#now() };
     await this.#write((all) => all.map((v) => (v.name === record.name ? rebuilt : v)));
     return rebuilt;
   }
@@ -194,13 +215,13 @@ class Voices {
   /// How close `text` is to voice `name` (a name or a stored record): the engine's score.
   async score(name, text) {
     const record = typeof name === 'string' ? await this.current(name) : name;
-    return (await this.background()).score(record.profile, String(text ?? ''));
+    return (await this.background()).score(profileOf(record), String(text ?? ''));
   }
 
   /// `candidates` ([string | {label, text}]) ranked by how close they are to voice `name`.
   async rank(name, candidates) {
     const record = typeof name === 'string' ? await this.current(name) : name;
-    return (await this.background()).rank(record.profile, candidates);
+    return (await this.background()).rank(profileOf(record), candidates);
   }
 
   /// Removes voice `name` (nothing when there is none).

@@ -90,6 +90,7 @@ test('voices: built from pasted passages, listed by name, kept in IndexedDB, rem
   assert.equal(p.name, 'Mara');
   assert.ok(p.words > 350 && p.words < 500, `words: ${p.words}`);
   assert.equal(p.background, voices.info.fingerprint);
+  assert.equal(p.references, undefined, 'the references are stored once, in the record');
   assert.ok(p.features.length >= 10, 'a reading per feature');
   for (const f of p.features) {
     assert.ok(f.id && f.label && typeof f.unit === 'string', JSON.stringify(f));
@@ -228,10 +229,15 @@ test('voices: the background loads once, on first need; a failed load is tried a
   const storage = await openStorage({ indexedDB: new IDBFactory() });
   t.after(() => storage.close());
   let calls = 0;
+  const bound = [];
   const bgs = [];
   t.after(() => bgs.forEach((b) => b.delete()));
   const voices = createVoices({
     storage, locks: null,
+    onLoad: (bg) => {
+      bound.push(bg);
+      throw new Error('a binding that fails does not fail the panel');
+    },
     loadBackground: async () => {
       calls += 1;
       if (calls === 1) throw new VoiceError('unavailable', 'offline and never cached');
@@ -247,6 +253,7 @@ test('voices: the background loads once, on first need; a failed load is tried a
   assert.equal(a, b);
   assert.equal(calls, 2);
   assert.equal(voices.loaded, true);
+  assert.deepEqual(bound, [a], 'onLoad: once, with the background');
   const info = voices.info;
   assert.ok(info.passages >= 20 && info.words >= 20_000, JSON.stringify(info));
   assert.match(info.fingerprint, /^[0-9a-f]{16}$/);
