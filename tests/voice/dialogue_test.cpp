@@ -258,6 +258,28 @@ TEST_CASE("an action beat naming the only character in the paragraph", "[voice][
   CHECK(said("The cup was cold. “Ives, we go tonight.”") == Strings{": Ives, we go tonight."});
 }
 
+TEST_CASE("only the character asked for: others are nobody, never that character",
+          "[voice][dialogue]") {
+  const Strings mara = {"Mara"};
+  CHECK(said("Ives handed Mara the cup. “Drink.”", mara) == Strings{": Drink."});
+  CHECK(said("Then Mara set down the cup. “We go tonight.”", mara) ==
+        Strings{"Mara: We go tonight."});
+  // Rachel is written with a capital inside a sentence: a name, though not the caller's.
+  const std::string rachel = "Mara and Rachel drove home.\n\n";
+  CHECK(said(rachel + "Mara shrugged. Rachel came close to the bed. “That doctor annoys me.”",
+             mara) == Strings{": That doctor annoys me."});
+  CHECK(said(rachel + "Rachel came close to the bed. “That doctor annoys me.”", mara) ==
+        Strings{": That doctor annoys me."});
+  CHECK(said(rachel + "Mara shrugged. The doctor had gone. “That doctor annoys me.”", mara) ==
+        Strings{"Mara: That doctor annoys me."});
+  CHECK(said("“You’re late,” Ives said.\n\n"
+             "“The ferry was,” said Mara.\n\n"
+             "“The ferry is never late.”\n\n"
+             "“It was tonight.”",
+             mara) == Strings{": You’re late,", "Mara: The ferry was,",
+                              ": The ferry is never late.", ": It was tonight."});
+}
+
 TEST_CASE("a beat sentence that begins with a name, among several names", "[voice][dialogue]") {
   CHECK(said("Ives handed Mara the cup. “Drink.”") == Strings{"Ives: Drink."});
   CHECK(said("“Drink.” Ives handed Mara the cup.") == Strings{"Ives: Drink."});
@@ -302,6 +324,13 @@ TEST_CASE("alternation stops when a third speaker or an unnamed one appears", "[
              "“Quiet,” the captain said.\n\n"
              "“Why?”") ==
         Strings{"Mara: You’re late,", "Ives: The ferry was,", ": Quiet,", ": Why?"});
+  // A beat of a character the caller did not list (Rachel: capitalized inside a sentence).
+  CHECK(said("Mara and Rachel drove home.\n\n"
+             "“You’re late,” Mara said.\n\n"
+             "“The ferry was,” said Ives.\n\n"
+             "Rachel shrugged. “Was it?”\n\n"
+             "“It was.”") ==
+        Strings{"Mara: You’re late,", "Ives: The ferry was,", ": Was it?", ": It was."});
 }
 
 TEST_CASE("a pronoun turn counts as the other speaker of the exchange", "[voice][dialogue]") {

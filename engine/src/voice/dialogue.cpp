@@ -53,8 +53,16 @@
 //   the sentence right before it, or else right after it, when that sentence has no speech verb
 //   (an action beat: "Ives handed Mara the cup. “Drink.”"); the speaker of the quote before or
 //   after it in the paragraph when only attribution sentences stand between them ("“Go,” said
-//   Mara. “Now.”"); when no quote of the paragraph has a speaker, the only character named in
-//   the paragraph outside quotes ("Mara set down the cup. “Ives, we go tonight.”").
+//   Mara. “Now.”"); when no quote of the paragraph has a speaker, the only character who begins
+//   a sentence of its narration (or follows a leading "Then", "And" ...) outside attribution
+//   sentences ("Mara set down the cup. “Ives, we go tonight.”"); a name that is only mentioned
+//   ("Ives handed Mara the cup") does not count, so a speaker missing from `names` is not
+//   mistaken for the one listed.
+// - Characters the caller did not list: a word written with a capital inside a sentence
+//   anywhere in the narration ("Mara and Rachel drove home") is a name. A beat that begins with
+//   one ("Rachel came closer. “...”") makes the quote someone else's (speaker "", and the
+//   exchange stops alternating), and a paragraph where one is a subject gets no only-name
+//   speaker.
 // - Alternating turns: in a run of consecutive paragraphs with quotes (one turn each), a turn
 //   with no attribution at all takes the speaker of the turn two before it when the turn just
 //   before it was someone else (or "he"/"she"), and failing that of the turn two after it; never
@@ -71,8 +79,7 @@
 //   given with a capital must be written with one ("MARA" and "Mara" are Mara, "will" is not
 //   Will), longest first; its words may be written with any spaces or a hyphen between them.
 //   A possessive ("Mara's") is a mention for the beat rules, never the speaker of "Mara's
-//   brother said". Names in a sentence with a speech verb ("he said to Ives") do not count for
-//   the only-name rule.
+//   brother said".
 
 #include <algorithm>
 #include <cstddef>
@@ -80,6 +87,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -244,6 +252,7 @@ struct Word {
   std::string key;  // case-folded, apostrophes as '
   bool possessive = false;
   bool lower = false;           // begins with a lowercase letter
+  bool capital = false;         // ... with a capital
   bool sentence_start = false;  // the first word after . ! ? … (or of its stretch of narration)
   bool clause_start = false;    // ... or after , ; : — – ( ) [ ]
   int name = -1;                // a name whose words start here (index into `names`)
@@ -282,6 +291,7 @@ void tokenize(std::string_view text, std::size_t b, std::size_t e, int segment,
     Word w;
     w.begin = i;
     w.lower = is_lower(cp.c);
+    w.capital = is_upper(cp.c);
     w.sentence_start = sentence;
     w.clause_start = clause;
     w.segment = segment;
@@ -536,6 +546,7 @@ Pronoun pronoun(std::string_view w) {
 
 constexpr int kNoSpeaker = -1;
 constexpr int kNarrator = -2;  // "I said": one voice in an exchange, returned as ""
+constexpr int kSomeone = -3;   // a character the caller did not name
 
 enum class Kind {
   kNone,      // nothing says who speaks
@@ -554,20 +565,24 @@ struct Attribution {
   std::size_t pronoun = 0;  // the pronoun's word, for kPronoun
 };
 
-// Whether a character is "he" or "she", from the narration: a sentence that begins with the name
-// and a next sentence that begins with the pronoun ("Ives came in. He was soaked.") is a vote.
-class Genders {
+// What the narration tells about the characters, over the whole text: whether a name is "he" or
+// "she" (a sentence that begins with the name and the next one with the pronoun, "Ives came in.
+// He was soaked.", is a vote), and which capitalized words are names the caller did not list
+// (a word written with a capital inside a sentence: "Rachel" in "Rachel and Scotty drove").
+class Cast {
  public:
-  explicit Genders(std::size_t names) : he_(names, 0), she_(names, 0) {}
+  explicit Cast(std::size_t names) : he_(names, 0), she_(names, 0) {}
 
   void observe(const std::vector<Word>& words) {
     for (std::size_t t = 0; t < words.size(); ++t) {
-      if (!words[t].sentence_start || words[t].name < 0) continue;
+      const Word& w = words[t];
+      if (!w.sentence_start && w.capital && w.in_name < 0 && w.key != "i") others_.insert(w.key);
+      if (!w.sentence_start || w.name < 0) continue;
       std::size_t next = t + 1;
       while (next < words.size() && !words[next].sentence_start) ++next;
-      if (next == words.size() || words[next].segment != words[t].segment) continue;
-      if (words[next].key == "he") ++he_[static_cast<std::size_t>(words[t].name)];
-      if (words[next].key == "she") ++she_[static_cast<std::size_t>(words[t].name)];
+      if (next == words.size() || words[next].segment != w.segment) continue;
+      if (words[next].key == "he") ++he_[static_cast<std::size_t>(w.name)];
+      if (words[next].key == "she") ++she_[static_cast<std::size_t>(w.name)];
     }
   }
 
@@ -583,9 +598,14 @@ class Genders {
     const int he = he_[static_cast<std::size_t>(name)], she = she_[static_cast<std::size_t>(name)];
     return pronoun == "he" ? he > she : pronoun == "she" && she > he;
   }
+  // Whether the word is a name, but none of the caller's.
+  bool unlisted(const Word& w) const {
+    return w.name < 0 && w.capital && others_.count(w.key) != 0;
+  }
 
  private:
   std::vector<int> he_, she_;
+  std::unordered_set<std::string> others_;
 };
 
 // ---------------------------------------------------------------- quotes
@@ -978,9 +998,8 @@ void narration_words(std::string_view text, const Unit& unit, const Names& names
 
 class Attributor {
  public:
-  Attributor(std::string_view text, const Names& names, const Genders& genders,
-             std::size_t name_count)
-      : text_(text), names_(names), genders_(genders), seen_(name_count, false) {}
+  Attributor(std::string_view text, const Names& names, const Cast& cast, std::size_t name_count)
+      : text_(text), names_(names), cast_(cast), seen_(name_count, false) {}
 
   void run(Unit& unit) {
     unit_ = &unit;
@@ -1027,7 +1046,11 @@ class Attributor {
       if (u.att.kind != Kind::kNone) continue;
       int beat = beat_before(u.first);
       if (beat == kNoSpeaker) beat = beat_after(u.last);
-      if (beat != kNoSpeaker) u.att.kind = Kind::kSpeaker, u.att.speaker = beat;
+      if (beat == kSomeone) {
+        u.att.kind = Kind::kOther;
+      } else if (beat != kNoSpeaker) {
+        u.att.kind = Kind::kSpeaker, u.att.speaker = beat;
+      }
     }
     // The speaker of the quote before or after, when nothing but attributions stands between
     // them ("“Go,” said Mara. “Now.”"): a sentence of anything else may be someone else's beat.
@@ -1044,10 +1067,11 @@ class Attributor {
         utts[i - 1].att = utts[i].att;
       }
     }
-    // The only name in the narration, when no quote of the paragraph has a speaker.
+    // The only name that is a subject in the narration, when no quote of the paragraph has a
+    // speaker.
     bool attributed = false;
     for (const auto& u : utts) attributed = attributed || u.att.kind == Kind::kSpeaker;
-    if (!attributed && distinct_.size() == 1) {
+    if (!attributed && distinct_.size() == 1 && !someone_) {
       for (auto& u : utts) {
         if (u.att.kind == Kind::kNone) u.att.kind = Kind::kSpeaker, u.att.speaker = distinct_[0];
       }
@@ -1283,14 +1307,16 @@ class Attributor {
   }
 
   // The name that begins the sentence [s, e) when the sentence has no speech verb (kNarrator
-  // for "I shrugged."), or kNoSpeaker.
+  // for "I shrugged."), or kNoSpeaker;
+  // kSomeone when it begins with a name the caller did not list ("Rachel came closer.").
   int beat(std::size_t s, std::size_t e) const {
-    const bool narrator = words_[s].key == "i";
-    if (words_[s].name < 0 && !narrator) return kNoSpeaker;
+    const Word& w = words_[subject(s, e)];
+    const bool narrator = w.key == "i", someone = cast_.unlisted(w);
+    if (w.name < 0 && !narrator && !someone) return kNoSpeaker;
     for (std::size_t t = s; t < e; ++t) {
       if (verb_at(t)) return kNoSpeaker;
     }
-    return narrator ? kNarrator : words_[s].name;
+    return narrator ? kNarrator : someone ? kSomeone : w.name;
   }
   int beat_before(std::size_t k) const {
     const std::size_t b = seg_begin(k), e = seg_end(k);
@@ -1301,8 +1327,10 @@ class Attributor {
     return b == e ? kNoSpeaker : beat(b, sentence_end(b, e));
   }
 
-  // The names of the narration's sentences that hold no speech verb ("he said to Madden" names
-  // whom he speaks to).
+  // The names that are the subjects of the narration's sentences: the sentence's first word (or
+  // the one after "Then", "And" ...), in sentences that hold no speech verb ("he said to Madden"
+  // names whom he speaks to). A name the sentence only mentions ("Ives handed Mara the cup")
+  // may be anyone's listener, and the speaker may be a character the caller did not name.
   void count_unit_names() {
     for (std::size_t s = 0; s < words_.size();) {
       const std::size_t e = sentence_end(s, seg_[static_cast<std::size_t>(words_[s].segment) + 1]);
@@ -1310,18 +1338,27 @@ class Attributor {
       for (std::size_t t = s; t < e && !verb; ++t) {
         verb = verb_at(t);
       }
-      for (std::size_t t = s; t < e && !verb; ++t) {
-        const int n = words_[t].name;
-        if (n < 0 || seen_[static_cast<std::size_t>(n)]) continue;
-        seen_[static_cast<std::size_t>(n)] = true;
-        distinct_.push_back(n);
+      const Word& w = words_[subject(s, e)];
+      if (!verb && w.name >= 0 && !seen_[static_cast<std::size_t>(w.name)]) {
+        seen_[static_cast<std::size_t>(w.name)] = true;
+        distinct_.push_back(w.name);
       }
+      someone_ = someone_ || (!verb && cast_.unlisted(w));
       s = e;
     }
   }
   void reset_counts() {
     for (int n : distinct_) seen_[static_cast<std::size_t>(n)] = false;
     distinct_.clear();
+    someone_ = false;
+  }
+
+  // The word that is the subject of the sentence [s, e): its first, or the one after a leading
+  // "Then", "And" ...
+  std::size_t subject(std::size_t s, std::size_t e) const {
+    const Word& w = words_[s];
+    if (s + 1 < e && w.name < 0 && (is_skippable(w.key) || is_conjunction(w.key))) return s + 1;
+    return s;
   }
 
   // Whom a pronoun stands for: the name that begins its sentence ("Mara turned, and she
@@ -1330,18 +1367,19 @@ class Attributor {
   int antecedent(const Attribution& a) const {
     const std::size_t s = a.sentence_begin;
     int name = -1;
-    if (a.pronoun > s) {
-      name = words_[s].name;
+    if (a.pronoun > subject(s, a.sentence_end)) {
+      name = words_[subject(s, a.sentence_end)].name;
     } else {
       const int seg = words_[s].segment;
       const std::size_t b = seg_[static_cast<std::size_t>(seg)];
       if (s > b) {
-        name = words_[last_sentence(b, s)].name;
+        name = words_[subject(last_sentence(b, s), s)].name;
       } else if (seg > 0 && seg_[static_cast<std::size_t>(seg) - 1] < b) {
-        name = words_[last_sentence(seg_[static_cast<std::size_t>(seg) - 1], b)].name;
+        const std::size_t pb = seg_[static_cast<std::size_t>(seg) - 1];
+        name = words_[subject(last_sentence(pb, b), b)].name;
       }
     }
-    if (name >= 0 && !genders_.agrees(name, words_[a.pronoun].key)) return -1;
+    if (name >= 0 && !cast_.agrees(name, words_[a.pronoun].key)) return -1;
     return name;
   }
 
@@ -1350,13 +1388,14 @@ class Attributor {
   Unit* unit_ = nullptr;
   std::vector<Word> words_;
   std::vector<std::size_t> seg_;
-  const Genders& genders_;
+  const Cast& cast_;
   std::vector<bool> seen_;     // per name: named in the unit's narration
   std::vector<int> distinct_;  // those names
+  bool someone_ = false;       // a character the caller did not list is a subject there
 };
 
 // Fills the unattributed turns of the run units[r0, r1) from the turns two before or after.
-void alternate(std::vector<Unit>& units, std::size_t r0, std::size_t r1, const Genders& genders) {
+void alternate(std::vector<Unit>& units, std::size_t r0, std::size_t r1, const Cast& cast) {
   std::size_t limit = r1;
   int a = kNoSpeaker, b = kNoSpeaker;
   for (std::size_t i = r0; i < r1 && limit == r1; ++i) {
@@ -1390,10 +1429,10 @@ void alternate(std::vector<Unit>& units, std::size_t r0, std::size_t r1, const G
   // when the voice is known to be a he.
   auto fits = [&](std::size_t i, int s) {
     const Unit& u = units[r0 + i];
-    if (pronoun[i] && (s == kNarrator || !genders.is(s, u.turn_pronoun))) return false;
+    if (pronoun[i] && (s == kNarrator || !cast.is(s, u.turn_pronoun))) return false;
     const std::string_view beat = u.beat_pronoun;
     if (beat.empty()) return true;
-    return s != kNarrator && beat != "both" && genders.agrees(s, beat);
+    return s != kNarrator && beat != "both" && cast.agrees(s, beat);
   };
   for (std::size_t i = 2; i < n; ++i) {
     const int s = speaker[i - 2];
@@ -1672,8 +1711,8 @@ std::vector<Line> extract_dialogue(std::string_view text, const std::vector<std:
   QuoteScanner scanner(text, vote > 0);
   std::vector<Unit> units = scanner.scan(paras);
 
-  // Genders first, from every paragraph's narration.
-  Genders genders(names.size());
+  // What the narration of every paragraph tells about the characters, first.
+  Cast cast(names.size());
   if (!table.empty()) {
     std::vector<Word> words;
     std::vector<std::size_t> seg;
@@ -1687,11 +1726,11 @@ std::vector<Line> extract_dialogue(std::string_view text, const std::vector<std:
         tokenize(text, paras[p].begin, paras[p].end, 0, words);
         table.mark(text, words, 0, words.size());
       }
-      genders.observe(words);
+      cast.observe(words);
     }
   }
 
-  Attributor attributor(text, table, genders, names.size());
+  Attributor attributor(text, table, cast, names.size());
   for (Unit& u : units) attributor.run(u);
   // Runs of consecutive paragraphs of dialogue.
   for (std::size_t r0 = 0; r0 < units.size();) {
@@ -1704,7 +1743,7 @@ std::vector<Line> extract_dialogue(std::string_view text, const std::vector<std:
            units[r1].first_para == units[r1 - 1].last_para + 1) {
       ++r1;
     }
-    alternate(units, r0, r1, genders);
+    alternate(units, r0, r1, cast);
     r0 = r1;
   }
 
