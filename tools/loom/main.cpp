@@ -1,4 +1,4 @@
-// loom — the native command: validate, run, graph and list agents for Loom workflows; kb.
+// loom — the native command: validate, run, graph and list agents for Loom workflows; kb; voice.
 #include <CLI/CLI.hpp>
 #include <unistd.h>
 
@@ -18,6 +18,7 @@
 #include "host.hpp"
 #include "http.hpp"
 #include "kb.hpp"
+#include "voice.hpp"
 #include "loom/loom.hpp"
 #include "models.hpp"
 #include "progress.hpp"
@@ -203,6 +204,7 @@ struct RunArgs {
   double budget_usd = 0;
   std::int64_t budget_tokens = 0;
   std::string kb;
+  std::string voice_background;
 };
 
 // knowledge.query reads the base given with --kb; without one, its steps fail saying how to
@@ -236,6 +238,7 @@ bool calls_models(const std::vector<StepDef>& steps, const AgentRegistry& agents
 int cmd_run(const RunArgs& a) {
   AgentRegistry agents = AgentRegistry::with_builtins();
   if (int code = use_knowledge_base(agents, a.kb)) return code;
+  if (int code = use_voice_background(agents, a.voice_background)) return code;
   WorkflowLibrary library = load_library_near(a.file, agents);
   LoadResult loaded = load_file(a.file, agents, library);
   if (!loaded.errors.empty()) {
@@ -402,6 +405,9 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   run->add_option("--kb", run_args.kb, "the knowledge base knowledge.query steps read (`loom kb add` builds one)")
       ->envname("LOOM_KB");
+  run->add_option("--voice-background", run_args.voice_background,
+                  "the background voice.* steps measure against (default: build/voice/background.loomvb)")
+      ->envname("LOOM_VOICE_BACKGROUND");
   run->get_option("--resume")->excludes(run->get_option("--events"));
 
   std::string graph_file, graph_format = "ascii";
@@ -417,9 +423,11 @@ int main(int argc, char** argv) {
   models->add_option("--models", models_file, "the models file (default: $LOOM_MODELS, ~/.config/loom/models.yaml)");
 
   KbCommand kb(app);
+  VoiceCommand voice(app);
 
   CLI11_PARSE(app, argc, argv);
   if (kb.parsed()) return kb.run();
+  if (voice.parsed()) return voice.run();
   if (*validate) return cmd_validate(validate_files, validate_json);
   if (*run) return cmd_run(run_args);
   if (*graph) return cmd_graph(graph_file, graph_format);

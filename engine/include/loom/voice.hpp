@@ -207,7 +207,8 @@ Json dialogue_to_json(std::string_view text, const std::vector<Line>& lines);
 // output or kBadArgument naming the wrong field (kInvalidValue from Profile::build).
 
 /// {name, references?: [text], text?, character?, aliases?: [name]}: `text` with `character`
-/// adds the character's attributed dialogue lines (extract_dialogue) to the references.
+/// adds the character's attributed dialogue lines (extract_dialogue) to the references (`text`
+/// without `character` is kBadArgument; `character` without `text` takes nothing).
 /// Output: Profile::to_json(), plus `lines` (how many were taken) when `text` was given.
 Result<Json> profile_request(const Json& args, const Background& background);
 /// {profile: a profile's JSON, text} -> score_to_json() plus `profile` (its name).

@@ -94,8 +94,6 @@ Result<Json> profile_request(const Json& args, const Background& background) {
       references->push_back(std::move(line.text));
       ++lines;
     }
-  } else if (!character->empty()) {
-    return bad("'character' needs 'text': the manuscript to take the lines from");
   }
   auto profile = Profile::build(*name, std::move(*references), background);
   if (!profile) return profile.error();

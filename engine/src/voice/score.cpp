@@ -42,12 +42,16 @@ std::string possessive(const std::string& name) {
   return name + "'s";
 }
 
-std::string how_many_more(double candidate, double reference) {
+// "twice as many commas as Mara", "40% more commas than Mara", "half as many commas as Mara".
+std::string compare_counts(double candidate, double reference, const std::string& what, const std::string& name) {
   const double r = candidate / reference;
-  if (r >= 1.95) return fmt(r, r < 10 ? 1 : 0) + " times as many";
-  if (r > 1) return fmt((r - 1) * 100) + "% more";
-  if (r <= 0.55) return r < 0.05 ? "almost no" : "a " + (r <= 0.26 ? std::string("quarter") : r <= 0.36 ? "third" : "half") + " as many";
-  return fmt((1 - r) * 100) + "% fewer";
+  if (r >= 1.95) return fmt(r, r < 10 ? 1 : 0) + " times as many " + what + " as " + name;
+  if (r > 1) return fmt((r - 1) * 100) + "% more " + what + " than " + name;
+  if (r < 0.05) return "almost no " + what + " (" + name + " uses them)";
+  if (r <= 0.26) return "a quarter as many " + what + " as " + name;
+  if (r <= 0.36) return "a third as many " + what + " as " + name;
+  if (r <= 0.55) return "half as many " + what + " as " + name;
+  return fmt((1 - r) * 100) + "% fewer " + what + " than " + name;
 }
 
 // The plain-words sentence for feature `info`, candidate value c and profile value p.
@@ -77,7 +81,7 @@ std::string describe(const FeatureInfo& info, double c, double p, const std::str
   const std::string label = info.label;
   if (c == 0) return "no " + label + "; " + name + " uses " + every(p);
   if (p == 0) return label + " (" + every(c) + "); " + name + " uses none";
-  return how_many_more(c, p) + " " + label + " as " + name + " (" + every(c) + " against " + every(p) + ")";
+  return compare_counts(c, p, label, name) + " (" + every(c) + " against " + every(p) + ")";
 }
 
 std::vector<Evidence> evidence_for(const Profile::Impl& im, const detail::Prepared& p) {
