@@ -126,7 +126,7 @@ TEST_CASE("attribution before the quote, with a comma, a colon or nothing", "[vo
   CHECK(said(text) == Strings{"Mara: We go tonight.", "Ives: Of course we do.", "Sol: Not me."});
 }
 
-TEST_CASE("names are whole words, any case, longest first", "[voice][dialogue]") {
+TEST_CASE("names are whole words, in capitals or not, longest first", "[voice][dialogue]") {
   CHECK(said("“Hold the line,” Captain Ives said.") == Strings{"Captain Ives: Hold the line,"});
   CHECK(said("“Hold the line,” said Captain Ives.") == Strings{"Captain Ives: Hold the line,"});
   CHECK(said("“Hold the line,” IVES said.") == Strings{"Ives: Hold the line,"});
@@ -173,7 +173,8 @@ TEST_CASE("a word or title quoted mid-sentence is no one's line", "[voice][dialo
         Strings{"Mara: You’re late,", "Ives: The ferry was,", ": Closed", ": Was it?"});
 }
 
-TEST_CASE("the only name counts outside attribution sentences", "[voice][dialogue]") {
+TEST_CASE("whom an unresolved pronoun speaks to is not the paragraph's speaker",
+          "[voice][dialogue]") {
   // Ives is whom he speaks to, and "he" has no antecedent.
   CHECK(said("He hung up. “Coroner,” he said to Ives. “He just called.”") ==
         Strings{": Coroner,", ": He just called."});
