@@ -107,12 +107,12 @@ test('loom voice rank: best first, the same text twice is a tie', async () => {
 
 test('loom voice profile --character takes the character\'s lines from a manuscript', async () => {
   const dir = project();
-  const lines = await run(dir, ['voice', 'lines', 'chapter.md', '--character', 'Mara', '--json']);
+  const lines = await run(dir, ['voice', 'lines', 'chapter.md', '--character', 'Mara', '--other', 'Ives', '--json']);
   assert.equal(lines.code, 0, lines.stderr);
   const found = JSON.parse(lines.stdout);
   assert.ok(found.length >= 20, `${found.length} lines`);
   assert.ok(found.every((l) => l.speaker === 'Mara'));
-  const r = await run(dir, ['voice', 'profile', 'chapter.md', '--character', 'Mara', '--json', '-o', 'm.json']);
+  const r = await run(dir, ['voice', 'profile', 'chapter.md', '--character', 'Mara', '--other', 'Ives', '--json', '-o', 'm.json']);
   assert.equal(r.code, 0, r.stderr);
   const profile = JSON.parse(r.stdout);
   assert.equal(profile.name, 'Mara');

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -116,6 +117,7 @@ VoiceCommand::VoiceCommand(CLI::App& app) {
   profile_->add_option("--name", name_, "the voice's name (default: --character, or the first file's name)");
   profile_->add_option("--character", character_, "take only this character's dialogue lines from the files");
   profile_->add_option("--alias", aliases_, "another name the character is attributed by (repeatable)");
+  profile_->add_option("--other", others_, "another character of the text: helps tell the turns apart (repeatable)");
   profile_->add_option("-o,--out", out_, "where to write the profile (default: NAME.voice.json)");
   profile_->add_flag("--json", json_, "print the profile as JSON");
   with_background(profile_);
@@ -136,6 +138,7 @@ VoiceCommand::VoiceCommand(CLI::App& app) {
   lines_->add_option("files", files_, "manuscript files")->required();
   lines_->add_option("--character", character_, "the character")->required();
   lines_->add_option("--alias", aliases_, "another name the character goes by (repeatable)");
+  lines_->add_option("--other", others_, "another character of the text (repeatable)");
   lines_->add_flag("--json", json_, "print the lines as JSON");
 }
 
@@ -162,6 +165,7 @@ int VoiceCommand::profile(const voice::Background& bg) {
     request["text"] = manuscript;
     request["character"] = character_;
     request["aliases"] = aliases_;
+    request["others"] = others_;
   }
   auto profile = voice::profile_request(request, bg);
   if (!profile) return fail(1, profile.error());
@@ -235,11 +239,16 @@ int VoiceCommand::lines() {
   if (!texts) return fail(2, texts.error());
   std::vector<std::string> names = {character_};
   names.insert(names.end(), aliases_.begin(), aliases_.end());
+  const std::size_t own = names.size();
+  names.insert(names.end(), others_.begin(), others_.end());
   Json all = Json::array();
   std::size_t count = 0, words = 0;
   for (std::size_t i = 0; i < texts->size(); ++i) {
     for (const auto& line : voice::extract_dialogue((*texts)[i], names)) {
-      if (line.speaker.empty()) continue;
+      if (std::find(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(own), line.speaker) ==
+          names.begin() + static_cast<std::ptrdiff_t>(own)) {
+        continue;
+      }
       ++count;
       words += static_cast<std::size_t>(voice::measure(line.text).words);
       if (json_) all.push_back({{"file", files_[i]}, {"speaker", line.speaker}, {"text", line.text}, {"byte_begin", line.begin}});

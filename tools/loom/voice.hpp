@@ -47,6 +47,7 @@ class VoiceCommand {
   std::string name_;
   std::string character_;
   std::vector<std::string> aliases_;
+  std::vector<std::string> others_;
   std::string out_;
   std::string profile_file_;
   bool json_ = false;

@@ -22,7 +22,9 @@
 //   the impostors (100 x the normal CDF of the standardized value there).
 //
 // Pure and deterministic like the rest of the engine: the same background, references and
-// candidate give the same bytes of output, natively and in wasm. Errors are values (loom/error.hpp).
+// candidate give the same score on every run; natively and in wasm the raw values agree to about
+// 1e-13 (the two C libraries' exp and log differ in the last bit) and the JSON outputs, rounded to
+// 0.01, are the same. Errors are values (loom/error.hpp).
 #pragma once
 
 #include <cstdint>
@@ -206,9 +208,10 @@ Json dialogue_to_json(std::string_view text, const std::vector<Line>& lines);
 // The agents' arguments, also what the bindings and `loom voice` pass: each returns the agent's
 // output or kBadArgument naming the wrong field (kInvalidValue from Profile::build).
 
-/// {name, references?: [text], text?, character?, aliases?: [name]}: `text` with `character`
-/// adds the character's attributed dialogue lines (extract_dialogue) to the references (`text`
-/// without `character` is kBadArgument; `character` without `text` takes nothing).
+/// {name, references?: [text], text?, character?, aliases?: [name], others?: [name]}: `text` with
+/// `character` adds the lines extract_dialogue attributes to the character or an alias to the
+/// references; `others` (the rest of the cast) helps it tell an exchange's turns apart. `text`
+/// without `character` is kBadArgument; `character` without `text` takes nothing.
 /// Output: Profile::to_json(), plus `lines` (how many were taken) when `text` was given.
 Result<Json> profile_request(const Json& args, const Background& background);
 /// {profile: a profile's JSON, text} -> score_to_json() plus `profile` (its name).

@@ -1,6 +1,7 @@
 // agents.cpp — voice.profile, voice.score and voice.rank: workflow steps' arguments to loom::voice
 // and back, shared by the agents and the bindings (the *_request functions).
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <utility>
@@ -82,15 +83,24 @@ Result<Json> profile_request(const Json& args, const Background& background) {
   if (!character) return character.error();
   auto aliases = strings(args, "aliases");
   if (!aliases) return aliases.error();
+  auto others = strings(args, "others");
+  if (!others) return others.error();
   std::size_t lines = 0;
   if (!text->empty()) {
     if (character->empty()) {
       return bad("'text' needs 'character': whose lines to take from it", "add character: Mara (and aliases if any)");
     }
+    // Every name the text's speakers go by: the others' too, so that the turns of an exchange
+    // are told apart; only the character's (and aliases') lines are kept.
     std::vector<std::string> names = {*character};
     names.insert(names.end(), aliases->begin(), aliases->end());
+    const std::size_t own = names.size();
+    names.insert(names.end(), others->begin(), others->end());
     for (auto& line : extract_dialogue(*text, names)) {
-      if (line.speaker.empty()) continue;
+      if (std::find(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(own), line.speaker) ==
+              names.begin() + static_cast<std::ptrdiff_t>(own) || line.speaker.empty()) {
+        continue;
+      }
       references->push_back(std::move(line.text));
       ++lines;
     }
@@ -165,7 +175,8 @@ Status register_voice_agents(AgentRegistry& registry, std::shared_ptr<const Back
       AgentParam{"references", InputType::kList, false, "passages in the voice (texts)"},
       AgentParam{"text", InputType::kString, false, "manuscript text to take the character's lines from"},
       AgentParam{"character", InputType::kString, false, "whose lines to take from text"},
-      AgentParam{"aliases", InputType::kList, false, "other names the character is attributed by"}};
+      AgentParam{"aliases", InputType::kList, false, "other names the character is attributed by"},
+      AgentParam{"others", InputType::kList, false, "the other characters' names (tells the turns of an exchange apart)"}};
   profile.run = bind(&profile_request);
 
   AgentSpec scorer;
