@@ -27,15 +27,6 @@ const VIEWS = {
 
 const $ = (id) => document.getElementById(id);
 
-// The Voice panel's entry in the bar, after Knowledge (index.html lists the others).
-function addVoiceNav() {
-  if (document.querySelector('nav a[data-route="voice"]')) return;
-  const link = el('a', { text: 'Voice', attrs: { href: '#/voice', 'data-testid': 'nav-voice', 'data-route': 'voice' } });
-  const after = document.querySelector('nav a[data-route="knowledge"]');
-  if (after) after.after(link);
-  else document.querySelector('header nav')?.append(link);
-}
-
 /// Shows a message or an error in the banner until dismissed (errors) or for a while (news).
 function notify(what, { kind } = {}) {
   const isError = what instanceof Error || kind === 'error';
@@ -97,7 +88,6 @@ function route(ctx) {
 
 async function main() {
   registerServiceWorker();
-  addVoiceNav();
   VIEWS[parseHash(location.hash).view]().catch(() => {});  // the first view's code downloads meanwhile
   const loadingEngine = loadEngine();  // fetch and compile the wasm while the database opens
   loadingEngine.catch(() => {});     // reported below, once the store is open
