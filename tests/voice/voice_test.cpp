@@ -267,7 +267,7 @@ TEST_CASE("Background::build refuses too few passages or words, and voices not t
   }
 }
 
-TEST_CASE("Background::build refuses voices none of which can calibrate the score", "[voice][!mayfail]") {
+TEST_CASE("Background::build refuses voices none of which can calibrate the score", "[voice]") {
   // ENGINE BUG (reported): 30 voices of one 800-word passage each pass the size checks (30
   // passages, 24,000 words), but no voice has the five passages calibration needs, so calibrate()
   // keeps its defaults (unrelated mean 0, spread 1, same-voice mean 3: raw numbers in no unit of
@@ -407,7 +407,7 @@ TEST_CASE("Background::load checks the body of a correctly sealed snapshot", "[v
   }
 }
 
-TEST_CASE("Background::load refuses a style mean that is not a number", "[voice][!mayfail]") {
+TEST_CASE("Background::load refuses a style mean that is not a number", "[voice]") {
   // ENGINE BUG (reported): load() checks that every style spread is positive and finite but not
   // the means. A sealed snapshot whose first mean is NaN (or infinite) loads, and every profile
   // built on it then reads {"background_mean": null, "z": null} for sentence length in its JSON

@@ -6,21 +6,28 @@
 //   voice::Score s = voice::score(*mara, candidate);            // 0..100, confidence, evidence
 //
 // How a score is made (docs/voice.md says it for writers):
-// - Three measurements compare a candidate with a profile, each against the background (the
-//   "everyone else" a voice is measured against: the Brown corpus, 500 samples of American prose):
-//   a character n-gram model (how the voice spells, punctuates and strings letters together: the
-//   profile's byte n-grams smoothed toward the background's), a word model (which words it
-//   reaches for, function words first) — each a log-likelihood ratio of the candidate under the
-//   profile against under the background — and the style distance (sentence lengths,
-//   contractions, punctuation, dialogue share, vocabulary richness, person).
-// - Impostor calibration: the same measurements of background passages (other voices) against
-//   the profile give each its spread; the standardized measurements are combined, and the result
-//   is standardized again against the impostors. 0 there is "as close as an unrelated voice".
-// - The anchor: the references are cut into folds, a profile is built without each fold and the
-//   fold scored against it; the mean of those is "as close as the voice is to itself".
-// - score = 50 at the impostors' mean, 90 at the anchor, approaching 100 beyond it and 0 below
-//   the impostors (100 x the normal CDF of the standardized value there).
+// - Two models of the voice, each against the background (the "everyone else" a voice is
+//   measured against: the Brown corpus, 500 samples of American prose): a character n-gram model
+//   (how the voice spells, punctuates and strings letters together: the references' byte 3-, 4-
+//   and 5-grams smoothed toward the background's Witten-Bell model) and a word model (which words
+//   it reaches for). Each gives the mean log-likelihood ratio of the candidate under the profile
+//   against under the background; the score uses characters + 0.3 x words.
+// - Calibration on the background's own voices (impostors), once, when the background is built:
+//   120 of its writers get a profile from three passages and are measured against a fifth
+//   passage of their own and of three other writers. 50 is the unrelated pairs' mean, 90 the
+//   same-writer pairs' mean; above, the score approaches 100; below 50 it is 100 x the normal CDF
+//   of the value standardized by the unrelated pairs' spread. One calibration for every profile
+//   keeps scores of one candidate against different profiles comparable (bench/voice/README.md
+//   has the per-profile variants that were tried and lost).
+// - The style features (Features) do not enter the number: they are the evidence, the 3-5 on
+//   which the candidate is farthest from the voice, and the profile's chart.
 //
+// Refinements of the first draft of this contract, where the implementation taught otherwise:
+// - Background::build takes voices (passages grouped by writer), which the calibration needs.
+// - Profiles hold their background and keep their references; to_json/from_json carry only the
+//   references (the statistics are rebuilt, in about a millisecond).
+// - score() and rank() take no background argument (the profile has it).
+
 // Pure and deterministic like the rest of the engine: the same background, references and
 // candidate give the same score on every run; natively and in wasm the raw values agree to about
 // 1e-13 (the two C libraries' exp and log differ in the last bit) and the JSON outputs, rounded to
@@ -42,7 +49,8 @@ namespace loom::voice {
 // ---------------------------------------------------------------- style features
 
 /// Measurements of one text that a writer can read; every rate is per 1,000 words so texts of
-/// different lengths compare. Words are knowledge::tokenize()'s (the one Unicode tokenizer).
+/// different lengths compare. Words and sentences are loom::text's (words(), split_sentences());
+/// the models' word tokens are knowledge::tokenize()'s.
 struct Features {
   std::int64_t words = 0;
   std::int64_t sentences = 0;
@@ -166,7 +174,9 @@ struct Score {
   double confidence = 0;   ///< 0..1: falls for short candidates and thin profiles
   double uncertainty = 0;  ///< one standard deviation of `score` at these lengths
   std::int64_t words = 0;  ///< in the candidate
-  std::vector<Evidence> evidence;  ///< 3-5, the largest deviations first (fewer for tiny texts)
+  /// 3-5, the largest deviations first; fewer only when fewer features differ at all (a
+  /// candidate equal to the references on every feature has none).
+  std::vector<Evidence> evidence;
 };
 
 /// How close `candidate` is to `profile`'s voice. Never fails: an empty candidate scores 0 with

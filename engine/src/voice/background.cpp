@@ -81,7 +81,8 @@ bool read_table(loom::detail::Reader& r, detail::CountTable& t) {
 // three passages scored against the voice's own fifth passage and the fifth passages of the next
 // voices. The combined measurement's mean and spread over the unrelated pairs, and its mean over
 // the same-voice pairs.
-void calibrate(const std::shared_ptr<Background::Impl>& im, const std::vector<std::vector<std::string>>& voices) {
+// False when fewer than two voices have enough passages to calibrate with.
+bool calibrate(const std::shared_ptr<Background::Impl>& im, const std::vector<std::vector<std::string>>& voices) {
   std::vector<const std::vector<std::string>*> chosen;
   for (const auto& v : voices) {
     if (v.size() >= detail::kCalibrationPassages) chosen.push_back(&v);
@@ -111,7 +112,8 @@ void calibrate(const std::shared_ptr<Background::Impl>& im, const std::vector<st
   double var = 0;
   for (double x : unrelated) var += (x - im->unrelated_mean) * (x - im->unrelated_mean);
   im->unrelated_sd = unrelated.size() > 1 ? std::max(std::sqrt(var / static_cast<double>(unrelated.size() - 1)), 1e-6) : 1.0;
-  im->same_mean = same.empty() ? im->unrelated_mean + 3 * im->unrelated_sd : mean(same);
+  im->same_mean = mean(same);
+  return !same.empty() && unrelated.size() > 1;
 }
 
 }  // namespace
@@ -156,7 +158,12 @@ Result<Background> Background::build(const std::vector<std::vector<std::string>>
     im->style_sd.push_back(std::max(std::sqrt(var), 0.05 * std::abs(mean) + 1e-3));
   }
   derive_contexts(im->chars);
-  calibrate(im, voices);
+  if (!calibrate(im, voices)) {
+    return make_error(ErrorCode::kInvalidValue,
+                      "a voice background needs at least two voices of " + std::to_string(detail::kCalibrationPassages) +
+                          " passages or more to calibrate the score against",
+                      "give the passages of each writer as one list (the Brown corpus has 500 writers of 8 passages)");
+  }
   if (!(im->same_mean > im->unrelated_mean)) {
     return make_error(ErrorCode::kInvalidValue,
                       "the background's voices are not told apart by their own passages (each voice needs five "
@@ -216,7 +223,9 @@ Result<Background> Background::load(std::string_view bytes) {
   const std::uint64_t features = r.count();
   if (!r.ok() || features != feature_table().size()) return corrupt("style features do not match this engine's");
   for (std::uint64_t k = 0; k < features; ++k) {
-    im->style_mean.push_back(r.f64());
+    const double mean = r.f64();
+    if (!std::isfinite(mean)) return corrupt("a style mean is not a number");
+    im->style_mean.push_back(mean);
     const double sd = r.f64();
     if (!(sd > 0) || !std::isfinite(sd)) return corrupt("a style spread is not positive");
     im->style_sd.push_back(sd);

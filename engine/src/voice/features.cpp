@@ -48,6 +48,7 @@ bool contraction_at(std::string_view s, std::size_t i, std::size_t width, std::s
     }
     return false;
   }
+  if (tail == "clock") return false;  // o'clock is how everyone writes it, not a voice's habit
   return tail == "er" || tail == "en" || word_before == "o" || word_before == "e";  // o'er e'er ne'er ev'n
 }
 
