@@ -170,7 +170,7 @@ async function main() {
   const tasks = buildTasks(data, o);
   const job = {
     background: data.backgroundVoices,
-    tasks: tasks.map(({ name, profiles, candidates }) => ({ name, profiles, candidates })),
+    tasks: tasks.map(({ name, profiles, cast, candidates }) => ({ name, profiles, ...(cast ? { cast } : {}), candidates })),
   };
   mkdirSync(OUT_DIR, { recursive: true });
   const jobFile = path.join(OUT_DIR, 'job.json');
@@ -211,6 +211,10 @@ async function main() {
   // ---- metrics
   const loomEngine = loom.wasm ? 'wasm' : loom.native ? 'native' : null;
   const loomMetrics = loomEngine ? evaluate(tasks, loom[loomEngine]) : null;
+  // Loom without the cast: every profile scored on its own (voice::score with no cast).
+  const alone = loomEngine && loom[loomEngine].tasks.every((t) => Array.isArray(t.score_alone))
+    ? evaluate(tasks, { tasks: loom[loomEngine].tasks.map((t) => ({ name: t.name, score: t.score_alone })) })
+    : null;
   const baselineMetrics = Object.fromEntries(Object.keys(BASELINES).map((b) => [b, evaluate(tasks, baselines[b])]));
   const lines = baselineMetrics.cosine_delta.map((m, i) => {
     const cosineDelta = m.value, char3 = baselineMetrics.char3_zcos[i].value;
@@ -218,6 +222,7 @@ async function main() {
       track: m.track,
       metric: m.metric,
       loom: loomMetrics ? loomMetrics[i].value : null,
+      loom_alone: alone ? alone[i].value : null,
       baseline: Math.max(cosineDelta, char3),
       cosine_delta: cosineDelta,
       char3_zcos: char3,
@@ -246,8 +251,10 @@ async function main() {
   out.push(loomEngine ? `loom: the ${loomEngine} engine's scores` : 'loom: no engine ran (see the messages on stderr)');
   out.push('');
   const rows = [...lines, ...speed].map((l) => [l.track, l.metric, fmt(l.loom, l.track === 'speed' ? 1 : 3),
+    l.track === 'speed' ? '' : fmt(l.loom_alone, 3),
     fmt(l.cosine_delta, l.track === 'speed' ? 1 : 3), fmt(l.char3_zcos, l.track === 'speed' ? 1 : 3), fmt(l.target, 2)]);
-  out.push(table(rows, ['track', 'metric', 'loom', 'cosine delta', 'char 3-gram', 'target']));
+  out.push(table(rows, ['track', 'metric', 'loom', 'loom alone', 'cosine delta', 'char 3-gram', 'target']));
+  out.push('loom: each profile scored relative to its task\'s other voices (the cast); loom alone: without them.');
   if (consistency) {
     out.push('');
     // The two builds' libm (exp, log) may differ in the last bit; the agents round scores to 0.01.

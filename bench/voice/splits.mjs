@@ -87,7 +87,9 @@ export function mix(base, other, replaced) {
   return out.join('');
 }
 
-/// For each voice of the group: its round's references as the one profile; a held-out passage P
+/// For each voice of the group: its round's references as the one profile, the group's other
+/// voices (their references) as its cast (Loom can score relative to them; the baselines do not
+/// use it); a held-out passage P
 /// of the voice, a second-half passage Q of another voice of the group; five candidates where 0,
 /// 5, 10, 15 and 20 of P's 20 blocks are Q's (the blocks in one random order, so each set contains
 /// the previous one).
@@ -101,6 +103,7 @@ function rankingTasks(rng, prefix, track, group, drawn) {
       track,
       group,
       profiles: [{ name: v.name, references: v.references }],
+      cast: drawn.filter((w) => w !== v).map((w) => ({ name: w.name, references: w.references })),
       candidates: RANKING_LEVELS.map((share) => mix(base, other, new Set(order.slice(0, share * BLOCKS)))),
       foreign: RANKING_LEVELS,
     };

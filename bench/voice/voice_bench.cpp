@@ -6,7 +6,10 @@
 //   loom_bench_voice JOB.json OUT.json
 //   JOB: {"background": [[text of one voice]], "tasks": [{"name", "profiles": [{"name", "references": [text]}],
 //         "candidates": [text]}]}
-//   OUT: {"engine", "tasks": [{"name", "score": [[per profile] per candidate], "confidence": ...}],
+//   A task may give a "cast" (profiles of the other voices, as a ranking task's one profile has);
+//   every profile is scored relative to the task's other profiles and its cast (voice::score's
+//   cast), and also alone ("score_alone").
+//   OUT: {"engine", "tasks": [{"name", "score": [[per profile] per candidate], "score_alone", "confidence"}],
 //         "timing": {"background_ms", "profiles_ms", "score_ms", "scored_bytes", "mb_per_s"}}
 // Speed is voice::score() on every candidate against its task's first profile (the whole public
 // path: measuring the text and comparing), timed separately from the matrix.
@@ -65,20 +68,37 @@ int main(int argc, char** argv) {
       if (!profile) return fail(profile.error().format());
       profiles.push_back(std::move(*profile));
     }
+    // The cast: a ranking task's other voices ("cast" in the job), or a classification task's
+    // other profiles.
+    std::vector<loom::voice::Profile> extra;
+    if (task.contains("cast")) {
+      for (const auto& p : task["cast"]) {
+        auto profile = loom::voice::Profile::build(p["name"].get<std::string>(),
+                                                   p["references"].get<std::vector<std::string>>(), *background);
+        if (!profile) return fail(profile.error().format());
+        extra.push_back(std::move(*profile));
+      }
+    }
     profiles_ms += now_ms() - t;
 
     t = now_ms();
-    loom::Json scores = loom::Json::array(), confidences = loom::Json::array();
+    loom::Json scores = loom::Json::array(), confidences = loom::Json::array(), alone = loom::Json::array();
     const auto candidates = task["candidates"].get<std::vector<std::string>>();
     for (const auto& candidate : candidates) {
-      loom::Json row = loom::Json::array(), crow = loom::Json::array();
-      for (const auto& profile : profiles) {
-        const loom::voice::Score s = loom::voice::score(profile, candidate);
+      loom::Json row = loom::Json::array(), crow = loom::Json::array(), arow = loom::Json::array();
+      for (std::size_t k = 0; k < profiles.size(); ++k) {
+        std::vector<loom::voice::Profile> cast = extra;
+        for (std::size_t o = 0; o < profiles.size(); ++o) {
+          if (o != k) cast.push_back(profiles[o]);
+        }
+        const loom::voice::Score s = loom::voice::score(profiles[k], candidate, cast);
         row.push_back(s.score);
         crow.push_back(s.confidence);
+        arow.push_back(loom::voice::score(profiles[k], candidate).score);
       }
       scores.push_back(std::move(row));
       confidences.push_back(std::move(crow));
+      alone.push_back(std::move(arow));
     }
     matrix_ms += now_ms() - t;
 
@@ -91,7 +111,8 @@ int main(int argc, char** argv) {
     speed_ms += now_ms() - t;
     if (sink < 0) std::fprintf(stderr, "impossible\n");
 
-    tasks.push_back({{"name", task["name"]}, {"score", std::move(scores)}, {"confidence", std::move(confidences)}});
+    tasks.push_back({{"name", task["name"]}, {"score", std::move(scores)}, {"score_alone", std::move(alone)},
+                     {"confidence", std::move(confidences)}});
     if (++done % 10 == 0 || done == total) std::fprintf(stderr, "\r[voice] %zu/%zu tasks", done, total);
   }
   std::fprintf(stderr, "\n");

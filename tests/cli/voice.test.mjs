@@ -91,6 +91,22 @@ test('loom voice score: the same voice scores higher than another, with evidence
   assert.match(text.stdout, /formal_draft\.txt: \d+ \/ 100 {2}\(confidence (low|medium|high)/);
 });
 
+test('loom voice score --cast: relative to another voice, the other voice\'s passage falls under 50', async () => {
+  const dir = project();
+  writeFileSync(join(dir, 'formal1.txt'), passage(FORMAL, 0, 250));
+  writeFileSync(join(dir, 'formal2.txt'), passage(FORMAL, 2, 250));
+  assert.equal((await run(dir, ['voice', 'profile', 'terse1.txt', 'terse2.txt', '--name', 'Mara'])).code, 0);
+  assert.equal((await run(dir, ['voice', 'profile', 'formal1.txt', 'formal2.txt', '--name', 'Ives'])).code, 0);
+  const r = await run(dir, ['voice', 'score', '-p', 'Mara.voice.json', '--cast', 'Ives.voice.json', 'terse_draft.txt', 'formal_draft.txt', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const [same, other] = JSON.parse(r.stdout);
+  assert.equal(same.cast, 1);
+  assert.ok(same.score > 50 && other.score < 50, `${same.score}, ${other.score}`);
+  const bad = await run(dir, ['voice', 'score', '-p', 'Mara.voice.json', '--cast', 'nope.json', 'terse_draft.txt']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /cannot read the profile nope\.json/);
+});
+
 test('loom voice rank: best first, the same text twice is a tie', async () => {
   const dir = project();
   assert.equal((await run(dir, ['voice', 'profile', 'terse1.txt', 'terse2.txt', '--name', 'Mara'])).code, 0);

@@ -302,6 +302,28 @@ TEST_CASE("score_request scores a text against a profile's JSON", "[voice]") {
   CHECK((*minimal)["evidence"].size() == 1);
 }
 
+TEST_CASE("score_request and rank_request take a cast of profiles", "[voice]") {
+  const Background& bg = real_background();
+  const Json sailor = sailor_profile_json();
+  const Json narrator = {{"name", "Penhallow"}, {"references", narrator_references()}};
+  auto out = score_request(Json{{"profile", sailor}, {"text", kNarratorHeldOut}, {"cast", Json::array({narrator})}}, bg);
+  REQUIRE(out.ok());
+  CHECK((*out)["cast"] == 1);
+  CHECK((*out)["score"].get<double>() < 50);
+  auto alone = score_request(Json{{"profile", sailor}, {"text", kNarratorHeldOut}}, bg);
+  REQUIRE(alone.ok());
+  CHECK((*alone)["cast"] == 0);
+  auto ranked = rank_request(Json{{"profile", narrator}, {"candidates", {kSailorHeldOut, kNarratorHeldOut}},
+                                  {"cast", Json::array({sailor})}}, bg);
+  REQUIRE(ranked.ok());
+  CHECK((*ranked)["ranking"][0]["candidate"] == 1);
+  CHECK((*ranked)["ranking"][0]["cast"] == 1);
+  // A cast that is not a list, or a member that is not a profile, names where.
+  require_bad(score_request(Json{{"profile", sailor}, {"text", "x"}, {"cast", "Penhallow"}}, bg), "'cast' must be a list");
+  require_bad(score_request(Json{{"profile", sailor}, {"text", "x"}, {"cast", Json::array({narrator, 3})}}, bg), "'cast[1]'");
+  require_bad(rank_request(Json{{"profile", sailor}, {"candidates", {"x"}}, {"cast", Json::array({Json::object()})}}, bg), "'cast[0]'");
+}
+
 TEST_CASE("score_request refuses a missing or bad profile or text", "[voice]") {
   const Background& bg = real_background();
   const Json profile = sailor_profile_json();
@@ -336,7 +358,7 @@ TEST_CASE("rank_request ranks texts and labelled candidates, best first", "[voic
     const std::size_t c = r["candidate"];
     if (c == 0) CHECK(r["label"] == "candidate 1");
     if (c == 2) CHECK(r["label"] == "candidate 3");  // a label that is not a text is not used
-    CHECK(r.size() == 9);
+    CHECK(r.size() == 10);
   }
   CHECK((*out)["best"] == 1);
   CHECK((*out)["best_label"] == "Hask's own");

@@ -705,6 +705,34 @@ TEST_CASE("score: a held-out passage of the same voice scores higher than anothe
   CHECK(score(sailor(), sailor_references()[0]).score > sailor_own.score - sailor_own.uncertainty);
 }
 
+TEST_CASE("score with a cast: relative to the other voices, 50 between them", "[voice]") {
+  const std::vector<Profile> cast_of_sailor = {narrator()};
+  const Score own = score(sailor(), kSailorHeldOut, cast_of_sailor);
+  const Score other = score(sailor(), kNarratorHeldOut, cast_of_sailor);
+  INFO("own " << own.score << ", the narrator's " << other.score);
+  CHECK(own.cast == 1);
+  CHECK(other.cast == 1);
+  CHECK(own.score > 50);
+  // The narrator's passage is far closer to the narrator than to Hask: well under 50 with the cast.
+  CHECK(other.score < 50);
+  CHECK(other.score < score(sailor(), kNarratorHeldOut).score);
+  // Without a cast nothing changes; the voice itself in its cast cancels out to 50.
+  CHECK(score(sailor(), kSailorHeldOut).cast == 0);
+  CHECK(score(sailor(), kSailorHeldOut, {sailor()}).score == Approx(50).margin(1e-9));
+  // The evidence does not depend on the cast.
+  REQUIRE(own.evidence.size() == score(sailor(), kSailorHeldOut).evidence.size());
+  CHECK(own.evidence[0].text == score(sailor(), kSailorHeldOut).evidence[0].text);
+}
+
+TEST_CASE("rank with a cast puts the voice's own passage first", "[voice]") {
+  const auto ranked = rank(narrator(), {kSailorHeldOut, kNarratorHeldOut}, {sailor()});
+  REQUIRE(ranked.size() == 2);
+  CHECK(ranked[0].candidate == 1);
+  CHECK(ranked[0].score.cast == 1);
+  CHECK(ranked[0].rank == 1);
+  CHECK(ranked[1].rank == 2);
+}
+
 TEST_CASE("score: in [0, 100], confidence in [0, 1], for every kind of candidate", "[voice]") {
   std::string repeated;
   for (int i = 0; i < 100; ++i) repeated += "sea ";
@@ -773,7 +801,8 @@ TEST_CASE("score: evidence is 3-5 reasons, largest first, naming the voice", "[v
   REQUIRE(sentences != nullptr);
   CHECK(sentences->z > 0);
   CHECK(sentences->text.rfind("sentences ", 0) == 0);
-  CHECK(contains(sentences->text, "% longer than Hask's ("));
+  // 50 words against 4: "sentences 12.5 times as long as Hask's (50 words against 4)".
+  CHECK(contains(sentences->text, " times as long as Hask's ("));
 }
 
 TEST_CASE("score: the contraction evidence says 'no contractions' when the voice uses them", "[voice]") {
@@ -801,13 +830,13 @@ TEST_CASE("score: the contraction evidence says 'no contractions' when the voice
   for (const auto& ev : j.evidence) CHECK_FALSE(contains(ev.text, "James's"));
   const Evidence* js = evidence_on(j, "sentence_length");
   REQUIRE(js != nullptr);
-  CHECK(contains(js->text, "than James' ("));
+  CHECK(contains(js->text, "as James' ("));
 }
 
 TEST_CASE("score_to_json: rounded numbers and the evidence", "[voice]") {
   const Score s = score(sailor(), kNarratorHeldOut);
   const Json j = score_to_json(s);
-  CHECK(j.size() == 5);
+  CHECK(j.size() == 6);
   CHECK(j["score"].get<double>() == Approx(s.score).margin(0.005));
   CHECK(j["confidence"].get<double>() == Approx(s.confidence).margin(0.0005));
   CHECK(j["uncertainty"].get<double>() == Approx(s.uncertainty).margin(0.005));
@@ -873,7 +902,7 @@ TEST_CASE("ranked_to_json: each entry a score with candidate, rank and tie", "[v
     for (const char* key : {"score", "confidence", "uncertainty", "words", "evidence", "candidate", "rank", "tie"}) {
       CHECK(j[i].contains(key));
     }
-    CHECK(j[i].size() == 8);
+    CHECK(j[i].size() == 9);
     CHECK(j[i]["candidate"] == ranked[i].candidate);
     CHECK(j[i]["rank"] == ranked[i].rank);
     CHECK(j[i]["tie"] == ranked[i].tie);

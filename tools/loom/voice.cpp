@@ -81,6 +81,17 @@ Result<Json> read_profile(const std::string& path) {
   return j;
 }
 
+// The --cast profiles as a JSON list.
+Result<Json> read_cast(const std::vector<std::string>& files) {
+  Json cast = Json::array();
+  for (const auto& f : files) {
+    auto p = read_profile(f);
+    if (!p) return p.error();
+    cast.push_back(std::move(*p));
+  }
+  return cast;
+}
+
 }  // namespace
 
 Result<voice::Background> open_voice_background(const std::string& explicit_path) {
@@ -116,8 +127,8 @@ VoiceCommand::VoiceCommand(CLI::App& app) {
   profile_->add_option("files", files_, "reference passages, or manuscript files with --character")->required();
   profile_->add_option("--name", name_, "the voice's name (default: --character, or the first file's name)");
   profile_->add_option("--character", character_, "take only this character's dialogue lines from the files");
-  profile_->add_option("--alias", aliases_, "another name the character is attributed by (repeatable)");
-  profile_->add_option("--other", others_, "another character of the text: helps tell the turns apart (repeatable)");
+  profile_->add_option("--alias", aliases_, "another name the character is attributed by (repeatable)")->allow_extra_args(false);
+  profile_->add_option("--other", others_, "another character of the text: helps tell the turns apart (repeatable)")->allow_extra_args(false);
   profile_->add_option("-o,--out", out_, "where to write the profile (default: NAME.voice.json)");
   profile_->add_flag("--json", json_, "print the profile as JSON");
   with_background(profile_);
@@ -125,20 +136,22 @@ VoiceCommand::VoiceCommand(CLI::App& app) {
   score_ = voice_->add_subcommand("score", "Score passages against a profile (0-100, confidence, evidence)");
   score_->add_option("--profile,-p", profile_file_, "the profile (from `loom voice profile`)")->required();
   score_->add_option("files", files_, "the passages to score")->required();
+  score_->add_option("--cast", cast_files_, "another voice's profile: score relative to them (repeatable)")->allow_extra_args(false);
   score_->add_flag("--json", json_, "print the scores as JSON");
   with_background(score_);
 
   rank_ = voice_->add_subcommand("rank", "Rank passages (such as several models' drafts) by closeness to a profile");
   rank_->add_option("--profile,-p", profile_file_, "the profile (from `loom voice profile`)")->required();
   rank_->add_option("files", files_, "the candidates")->required();
+  rank_->add_option("--cast", cast_files_, "another voice's profile: score relative to them (repeatable)")->allow_extra_args(false);
   rank_->add_flag("--json", json_, "print the ranking as JSON");
   with_background(rank_);
 
   lines_ = voice_->add_subcommand("lines", "List the dialogue lines attributed to a character in manuscript files");
   lines_->add_option("files", files_, "manuscript files")->required();
   lines_->add_option("--character", character_, "the character")->required();
-  lines_->add_option("--alias", aliases_, "another name the character goes by (repeatable)");
-  lines_->add_option("--other", others_, "another character of the text (repeatable)");
+  lines_->add_option("--alias", aliases_, "another name the character goes by (repeatable)")->allow_extra_args(false);
+  lines_->add_option("--other", others_, "another character of the text (repeatable)")->allow_extra_args(false);
   lines_->add_flag("--json", json_, "print the lines as JSON");
 }
 
@@ -201,9 +214,11 @@ int VoiceCommand::score(const voice::Background& bg) {
   if (!profile) return fail(2, profile.error());
   auto texts = read_all(files_);
   if (!texts) return fail(2, texts.error());
+  auto cast = read_cast(cast_files_);
+  if (!cast) return fail(2, cast.error());
   Json all = Json::array();
   for (std::size_t i = 0; i < texts->size(); ++i) {
-    auto s = voice::score_request({{"profile", *profile}, {"text", (*texts)[i]}}, bg);
+    auto s = voice::score_request({{"profile", *profile}, {"text", (*texts)[i]}, {"cast", *cast}}, bg);
     if (!s) return fail(2, s.error());
     (*s)["file"] = files_[i];
     if (json_) all.push_back(*s);
@@ -220,7 +235,9 @@ int VoiceCommand::rank(const voice::Background& bg) {
   if (!texts) return fail(2, texts.error());
   Json candidates = Json::array();
   for (std::size_t i = 0; i < texts->size(); ++i) candidates.push_back({{"label", files_[i]}, {"text", (*texts)[i]}});
-  auto r = voice::rank_request({{"profile", *profile}, {"candidates", candidates}}, bg);
+  auto cast = read_cast(cast_files_);
+  if (!cast) return fail(2, cast.error());
+  auto r = voice::rank_request({{"profile", *profile}, {"candidates", candidates}, {"cast", *cast}}, bg);
   if (!r) return fail(2, r.error());
   if (json_) {
     std::printf("%s\n", r->dump(2).c_str());

@@ -50,6 +50,7 @@ class VoiceCommand {
   std::vector<std::string> others_;
   std::string out_;
   std::string profile_file_;
+  std::vector<std::string> cast_files_;
   bool json_ = false;
 };
 

@@ -19,6 +19,8 @@
 //   of the value standardized by the unrelated pairs' spread. One calibration for every profile
 //   keeps scores of one candidate against different profiles comparable (bench/voice/README.md
 //   has the per-profile variants that were tried and lost).
+// - With a cast (other voices' profiles) the standardized value is relative to them: minus half
+//   their mean and half their highest (see score()).
 // - The style features (Features) do not enter the number: they are the evidence, the 3-5 on
 //   which the candidate is farthest from the voice, and the profile's chart.
 //
@@ -174,6 +176,7 @@ struct Score {
   double confidence = 0;   ///< 0..1: falls for short candidates and thin profiles
   double uncertainty = 0;  ///< one standard deviation of `score` at these lengths
   std::int64_t words = 0;  ///< in the candidate
+  std::size_t cast = 0;    ///< how many cast profiles the score is relative to (0: none)
   /// 3-5, the largest deviations first; fewer only when fewer features differ at all (a
   /// candidate equal to the references on every feature has none).
   std::vector<Evidence> evidence;
@@ -181,7 +184,14 @@ struct Score {
 
 /// How close `candidate` is to `profile`'s voice. Never fails: an empty candidate scores 0 with
 /// confidence 0 and says it is empty.
-Score score(const Profile& profile, std::string_view candidate);
+///
+/// With a `cast` (the other voices of the same manuscript, or the other candidates' authors), the
+/// score is relative to them: the candidate's standardized closeness to the profile minus half its
+/// mean and half its highest closeness to the cast's profiles, so 50 is "as close to this voice as to the others" and
+/// a line of another cast member falls below 50 even when the whole cast shares a style.
+/// "Does this sound like Mara rather than Ives?" Cast profiles built on another background are
+/// ignored.
+Score score(const Profile& profile, std::string_view candidate, const std::vector<Profile>& cast = {});
 
 /// Candidates ranked by score, best first. Competition ranking: a candidate whose score is within
 /// the combined uncertainty (sqrt(u1^2 + u2^2) / 2) of the best of its group shares that rank, and
@@ -192,7 +202,8 @@ struct Ranked {
   bool tie = false;
   Score score;
 };
-std::vector<Ranked> rank(const Profile& profile, const std::vector<std::string>& candidates);
+std::vector<Ranked> rank(const Profile& profile, const std::vector<std::string>& candidates,
+                         const std::vector<Profile>& cast = {});
 
 Json score_to_json(const Score& s);
 Json ranked_to_json(const std::vector<Ranked>& ranked);
@@ -224,9 +235,10 @@ Json dialogue_to_json(std::string_view text, const std::vector<Line>& lines);
 /// without `character` is kBadArgument; `character` without `text` takes nothing.
 /// Output: Profile::to_json(), plus `lines` (how many were taken) when `text` was given.
 Result<Json> profile_request(const Json& args, const Background& background);
-/// {profile: a profile's JSON, text} -> score_to_json() plus `profile` (its name).
+/// {profile: a profile's JSON, text, cast?: [profile JSON]} -> score_to_json() plus `profile`
+/// (its name); a bad cast member is kBadArgument naming its index.
 Result<Json> score_request(const Json& args, const Background& background);
-/// {profile, candidates: [text | {label, text}]} -> {profile, ranking: ranked_to_json() with
+/// {profile, candidates: [text | {label, text}], cast?} -> {profile, ranking: ranked_to_json() with
 /// `label`s, best: the index of the best candidate or null when the top is a tie, best_label}.
 Result<Json> rank_request(const Json& args, const Background& background);
 

@@ -49,6 +49,24 @@ Result<Profile> profile_arg(const Json& args, const Background& background) {
   return Profile::from_json(*it, background);
 }
 
+// The optional cast: a list of profiles' JSON (voice.profile outputs).
+Result<std::vector<Profile>> cast_arg(const Json& args, const Background& background) {
+  std::vector<Profile> cast;
+  auto it = args.find("cast");
+  if (it == args.end() || it->is_null()) return cast;
+  if (!it->is_array()) return bad("'cast' must be a list of profiles (voice.profile outputs)");
+  for (std::size_t i = 0; i < it->size(); ++i) {
+    auto p = Profile::from_json((*it)[i], background);
+    if (!p) {
+      Error e = p.error();
+      e.message = "'cast[" + std::to_string(i) + "]': " + e.message;
+      return e;
+    }
+    cast.push_back(std::move(*p));
+  }
+  return cast;
+}
+
 // UTF-16 code units in text[0, byte) — JavaScript string offsets.
 std::size_t utf16_units(std::string_view text, std::size_t byte) {
   std::size_t units = 0;
@@ -117,7 +135,9 @@ Result<Json> score_request(const Json& args, const Background& background) {
   if (!profile) return profile.error();
   auto text = text_arg(args, "text", true);
   if (!text) return text.error();
-  Json out = score_to_json(score(*profile, *text));
+  auto cast = cast_arg(args, background);
+  if (!cast) return cast.error();
+  Json out = score_to_json(score(*profile, *text, *cast));
   out["profile"] = profile->name();
   return out;
 }
@@ -143,7 +163,9 @@ Result<Json> rank_request(const Json& args, const Background& background) {
       return bad("'candidates[" + std::to_string(i) + "]' must be a text or {label, text}");
     }
   }
-  const std::vector<Ranked> ranked = rank(*profile, texts);
+  auto cast = cast_arg(args, background);
+  if (!cast) return cast.error();
+  const std::vector<Ranked> ranked = rank(*profile, texts, *cast);
   Json ranking = ranked_to_json(ranked);
   for (auto& r : ranking) r["label"] = labels[r["candidate"].get<std::size_t>()];
   Json best = nullptr;
@@ -186,7 +208,8 @@ Status register_voice_agents(AgentRegistry& registry, std::shared_ptr<const Back
       "How close a passage is to a voice: score 0-100 (50 = an unrelated voice, 90 = the voice itself), confidence, "
       "uncertainty and evidence in plain words.";
   scorer.params = {AgentParam{"profile", InputType::kObject, true, "a voice.profile output"},
-                   AgentParam{"text", InputType::kString, true, "the passage to score"}};
+                   AgentParam{"text", InputType::kString, true, "the passage to score"},
+                   AgentParam{"cast", InputType::kList, false, "other voices' profiles: score relative to them"}};
   scorer.run = bind(&score_request);
 
   AgentSpec ranker;
@@ -196,7 +219,8 @@ Status register_voice_agents(AgentRegistry& registry, std::shared_ptr<const Back
       "Ranks candidates (texts or {label, text}, such as several models' drafts) by closeness to a voice; "
       "candidates within their uncertainty share a rank (tie). Output: {ranking, best, best_label}.";
   ranker.params = {AgentParam{"profile", InputType::kObject, true, "a voice.profile output"},
-                   AgentParam{"candidates", InputType::kList, true, "texts or {label, text}"}};
+                   AgentParam{"candidates", InputType::kList, true, "texts or {label, text}"},
+                   AgentParam{"cast", InputType::kList, false, "other voices' profiles: score relative to them"}};
   ranker.run = bind(&rank_request);
 
   for (AgentSpec* spec : {&profile, &scorer, &ranker}) {

@@ -71,8 +71,11 @@ std::string describe(const FeatureInfo& info, double c, double p, const std::str
     const int dec = id == "word_length" || id == "vocabulary" ? 1 : 0;
     const std::string unit = id == "vocabulary" ? " distinct words per 50" : id == "word_length" ? " letters" : " words";
     const double cv = id == "vocabulary" ? c * 50 : c, pv = id == "vocabulary" ? p * 50 : p;
-    return what + " " + fmt(std::abs(pct)) + "% " + (pct >= 0 ? more : less) + " than " + whose + " (" + fmt(cv, dec) +
-           unit + " against " + fmt(pv, dec) + ")";
+    const std::string values = " (" + fmt(cv, dec) + unit + " against " + fmt(pv, dec) + ")";
+    if (pct >= 95 && (id == "sentence_length" || id == "word_length")) {
+      return what + " " + fmt(c / p, c / p < 10 ? 1 : 0) + " times as long as " + whose + values;
+    }
+    return what + " " + fmt(std::abs(pct)) + "% " + (pct >= 0 ? more : less) + " than " + whose + values;
   }
   if (id == "dialogue_share") {
     return fmt(c * 100) + "% of the words in dialogue; " + whose + " references have " + fmt(p * 100) + "%";
@@ -109,7 +112,14 @@ std::vector<Evidence> evidence_for(const Profile::Impl& im, const detail::Prepar
   return all;
 }
 
-Score score_prepared(const Profile::Impl& im, const detail::Prepared& p) {
+// z of a prepared text against a profile: standardized against unrelated voices of the background
+// (0 = as close as an unrelated voice).
+double standardized(const Profile::Impl& im, const detail::Prepared& p) {
+  const auto& bg = *im.background;
+  return (im.measure(p).combined() - bg.unrelated_mean) / bg.unrelated_sd;
+}
+
+Score score_prepared(const Profile::Impl& im, const detail::Prepared& p, const std::vector<Profile>& cast) {
   Score s;
   s.words = p.words;
   if (p.words == 0) {
@@ -117,9 +127,23 @@ Score score_prepared(const Profile::Impl& im, const detail::Prepared& p) {
     return s;
   }
   const auto& bg = *im.background;
-  // Standardized against unrelated voices of the background (0 = as close as an unrelated voice),
-  // with the background's same-voice mean as the anchor.
-  const double z = (im.measure(p).combined() - bg.unrelated_mean) / bg.unrelated_sd;
+  double z = standardized(im, p);
+  // With a cast: how much closer to this voice than to the cast's on average (a candidate as close
+  // to them as to it is "an unrelated voice": 50).
+  double cast_max = -1e300, cast_sum = 0;
+  std::size_t members = 0;
+  for (const Profile& other : cast) {
+    if (other.impl().background != im.background) continue;
+    const double zk = standardized(other.impl(), p);
+    cast_max = std::max(cast_max, zk);
+    cast_sum += zk;
+    ++members;
+  }
+  if (members > 0) {
+    z -= 0.5 * cast_max + 0.5 * cast_sum / static_cast<double>(members);
+    s.cast = members;
+  }
+  // The background's same-voice mean is the anchor.
   const double anchor = (bg.same_mean - bg.unrelated_mean) / bg.unrelated_sd;
   s.score = to_score(z, anchor);
   // One standard deviation of z at this length (the calibration's is 1 at passage length).
@@ -137,14 +161,15 @@ double round_to(double v, double unit) { return std::round(v / unit) * unit; }
 
 }  // namespace
 
-Score score(const Profile& profile, std::string_view candidate) {
+Score score(const Profile& profile, std::string_view candidate, const std::vector<Profile>& cast) {
   const auto& im = profile.impl();
-  return score_prepared(im, im.background->prepare(candidate));
+  return score_prepared(im, im.background->prepare(candidate), cast);
 }
 
-std::vector<Ranked> rank(const Profile& profile, const std::vector<std::string>& candidates) {
+std::vector<Ranked> rank(const Profile& profile, const std::vector<std::string>& candidates,
+                         const std::vector<Profile>& cast) {
   std::vector<Ranked> out;
-  for (std::size_t i = 0; i < candidates.size(); ++i) out.push_back({i, 1, false, score(profile, candidates[i])});
+  for (std::size_t i = 0; i < candidates.size(); ++i) out.push_back({i, 1, false, score(profile, candidates[i], cast)});
   std::stable_sort(out.begin(), out.end(), [](const Ranked& a, const Ranked& b) { return a.score.score > b.score.score; });
   std::size_t leader = 0;
   for (std::size_t i = 0; i < out.size(); ++i) {
@@ -169,6 +194,7 @@ Json score_to_json(const Score& s) {
           {"confidence", round_to(s.confidence, 0.001)},
           {"uncertainty", round_to(s.uncertainty, 0.01)},
           {"words", s.words},
+          {"cast", s.cast},
           {"evidence", evidence}};
 }
 
