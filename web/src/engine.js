@@ -551,14 +551,15 @@ export class VoiceBackground {
     return this.#call('profile', stringify(request, 'request'));
   }
 
-  /// {score, confidence, uncertainty, words, evidence: [{feature, text, z}], profile}.
-  score(profile, text) {
-    return this.#call('score', stringify({ profile, text: String(text ?? '') }, 'request'));
+  /// {score, confidence, uncertainty, words, cast, evidence: [{feature, text, z}], profile}. With
+  /// `cast` (other voices' profiles) the score is relative to them (docs/voice.md).
+  score(profile, text, cast = []) {
+    return this.#call('score', stringify({ profile, text: String(text ?? ''), cast }, 'request'));
   }
 
-  /// Candidates (texts or {label, text}) ranked: {ranking: [...], best, best_label}.
-  rank(profile, candidates) {
-    return this.#call('rank', stringify({ profile, candidates }, 'request'));
+  /// Candidates (texts or {label, text}) ranked: {ranking: [...], best, best_label}; `cast` as in score().
+  rank(profile, candidates, cast = []) {
+    return this.#call('rank', stringify({ profile, candidates, cast }, 'request'));
   }
 
   /// Dialogue lines of `text` attributed to `names`: [{speaker, text, begin, end}] (string indices).

@@ -212,16 +212,28 @@ class Voices {
     return rebuilt;
   }
 
-  /// How close `text` is to voice `name` (a name or a stored record): the engine's score.
-  async score(name, text) {
+  /// How close `text` is to voice `name` (a name or a stored record): the engine's score. `cast`
+  /// names other stored voices to score relative to ("Mara rather than Ives?").
+  async score(name, text, { cast = [] } = {}) {
     const record = typeof name === 'string' ? await this.current(name) : name;
-    return (await this.background()).score(profileOf(record), String(text ?? ''));
+    return (await this.background()).score(profileOf(record), String(text ?? ''), await this.#cast(cast, record.name));
   }
 
-  /// `candidates` ([string | {label, text}]) ranked by how close they are to voice `name`.
-  async rank(name, candidates) {
+  /// `candidates` ([string | {label, text}]) ranked by how close they are to voice `name`; `cast` as in score().
+  async rank(name, candidates, { cast = [] } = {}) {
     const record = typeof name === 'string' ? await this.current(name) : name;
-    return (await this.background()).rank(profileOf(record), candidates);
+    return (await this.background()).rank(profileOf(record), candidates, await this.#cast(cast, record.name));
+  }
+
+  // The profiles of the named voices, leaving out `self` and names that are not stored.
+  async #cast(names, self) {
+    const out = [];
+    for (const n of names) {
+      if (n === self) continue;
+      const record = await this.get(n);
+      if (record) out.push({ name: record.name, references: record.references });
+    }
+    return out;
   }
 
   /// Removes voice `name` (nothing when there is none).

@@ -177,6 +177,22 @@ test('voices: a score from the engine, in range, with evidence; her own words sc
   await assert.rejects(voices.score('nobody', MARA_AGAIN), (e) => e instanceof VoiceError && e.code === 'not_found');
 });
 
+test('voices: a score relative to the other voices (the cast)', async (t) => {
+  const { voices } = await setup(t);
+  await voices.build({ name: 'Mara', references: MARA.join('\n\n') });
+  await voices.build({ name: 'Historian', references: HISTORIAN });
+  const alone = await voices.score('Mara', HISTORIAN);
+  const relative = await voices.score('Mara', HISTORIAN, { cast: ['Mara', 'Historian', 'nobody'] });
+  assert.equal(alone.cast, 0);
+  assert.equal(relative.cast, 1, 'herself and unknown names are left out of the cast');
+  assert.ok(relative.score < 50 && relative.score < alone.score, `${relative.score} < 50, < ${alone.score}`);
+  const hers = await voices.score('Mara', MARA_AGAIN, { cast: ['Historian'] });
+  assert.ok(hers.score > 50, `hers ${hers.score}`);
+  const r = await voices.rank('Mara', [HISTORIAN, MARA_AGAIN], { cast: ['Historian'] });
+  assert.equal(r.ranking[0].candidate, 1);
+  assert.equal(r.ranking[0].cast, 1);
+});
+
 test('voices: too few words is INVALID_VALUE, and nothing stored is lost', async (t) => {
   const { voices, storage } = await setup(t);
   await voices.build({ name: 'Mara', references: MARA.join('\n\n') });

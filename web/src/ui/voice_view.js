@@ -313,9 +313,14 @@ export async function voiceView(root, ctx, selected) {
     const candidate = bound(el('textarea', { attrs: { id: 'voice-candidate', rows: '8', 'data-testid': 'voice-candidate' } }), 'candidate');
     const result = el('div', { cls: 'voice-result', attrs: { 'data-testid': 'voice-result', 'aria-live': 'polite' } });
     const scoreButton = el('button', { text: 'Score', attrs: { type: 'submit', 'data-testid': 'voice-score-button' } });
+    // "Rather than the others?": the score relative to the writer's other voices (docs/voice.md).
+    const relative = el('input', { attrs: { type: 'checkbox', id: 'voice-relative', 'data-testid': 'voice-relative' } });
+    const relativeLabel = el('label', { attrs: { for: 'voice-relative' } }, [
+      relative, ` relative to my other voices (${record.name} rather than them?)`]);
+    const castNames = async () => (relative.checked ? (await voices.list()).map((v) => v.name) : []);
     const scoreForm = el('form', { cls: 'voice-score-form', attrs: { novalidate: true } }, [
       field('passage', candidate, `a draft passage: how much does it sound like ${record.name}?`),
-      el('div', { cls: 'actions' }, [scoreButton]),
+      el('div', { cls: 'actions' }, [relativeLabel, scoreButton]),
       result,
     ]);
     scoreForm.addEventListener('submit', async (ev) => {
@@ -323,7 +328,7 @@ export async function voiceView(root, ctx, selected) {
       scoreButton.disabled = true;
       result.replaceChildren(el('p', { cls: 'note', text: voices.loaded ? 'Scoring…' : 'Loading the background…' }));
       try {
-        const s = await voices.score(record.name, candidate.value);
+        const s = await voices.score(record.name, candidate.value, { cast: await castNames() });
         if (!gone) result.replaceChildren(...scoreBlock(s, record.name));
       } catch (e) {
         result.replaceChildren(errorBlock(e, { testid: 'voice-score-error' }));
@@ -359,7 +364,7 @@ export async function voiceView(root, ctx, selected) {
       rankButton.disabled = true;
       ranking.replaceChildren(el('p', { cls: 'note', text: voices.loaded ? 'Ranking…' : 'Loading the background…' }));
       try {
-        const r = await voices.rank(record.name, candidates);
+        const r = await voices.rank(record.name, candidates, { cast: await castNames() });
         if (!gone) ranking.replaceChildren(...rankingBlock(r, candidates));
       } catch (e) {
         ranking.replaceChildren(errorBlock(e, { testid: 'voice-rank-error' }));
