@@ -213,6 +213,27 @@ test('the studio: runs, reloads, errors at their lines, keys', { skip }, async (
     assert.ok(await page.locator('[data-testid=run-history] tbody tr[data-status=succeeded]').count() >= 2);
   });
 
+  await t.test('human.input: the run asks in the page; reload while it waits, then answer', async () => {
+    await page.click('[data-testid=nav-workflows]');
+    await page.click('[data-testid=workflow-item-example_approval]');
+    await page.waitForSelector('[data-testid=run-form] #input-line');
+    await page.fill('#input-line', 'The tide came in twice.');
+    await page.click('[data-testid=run-button]');
+    await page.waitForSelector('[data-testid=human-prompt]');
+    const url = page.url();
+    assert.equal(await page.textContent('[data-testid=human-prompt]'), 'Keep this line?');
+    assert.match(await page.textContent('[data-testid=human-show]'), /The tide came in twice\./);
+    assert.equal(await page.getAttribute('[data-testid=run-view]', 'data-status'), 'paused');
+    await page.reload();
+    await studioReady(page);
+    assert.equal(page.url(), url, 'the run view is back');
+    await page.waitForSelector('[data-testid=human-choice-yes]', { timeout: 20_000 });
+    await page.click('[data-testid=human-choice-yes]');
+    await page.waitForSelector('[data-testid=run-view][data-status=succeeded]', { timeout: 20_000 });
+    assert.match(await page.textContent('[data-testid=output-verdict] pre'), /kept: The tide came in twice\./);
+    assert.equal(await page.isVisible('[data-testid=human-question]'), false);
+  });
+
   await t.test('a failed step: re-run from it, the finished draft comes from the step cache', async () => {
     await fetch(`${fake.url}/_fake/reset`, { method: 'POST' });
     const queued = await fetch(`${fake.url}/_fake/faults`, { method: 'POST',

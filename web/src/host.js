@@ -303,9 +303,10 @@ async function httpRequest(args, { signal, feed, secrets, fetchImpl }) {
 }
 
 /// The offline host's effects: util.sleep, http.fetch (global fetch), model calls (`http`
-/// effects; keys from `secrets(name)`), cache lookups in `cache` ({get}; a miss without one).
-/// Every other agent answers not_implemented.
-export async function performEffect(effect, { signal, cache, feed, secrets, fetch: fetchImpl = globalThis.fetch } = {}) {
+/// effects; keys from `secrets(name)`), cache lookups in `cache` ({get}; a miss without one),
+/// human.input through `ask(args, {signal, effectId})` -> the person's answer (not_implemented
+/// without one). Every other agent answers not_implemented.
+export async function performEffect(effect, { signal, cache, feed, secrets, ask, fetch: fetchImpl = globalThis.fetch } = {}) {
   if (effect.kind === 'cache_lookup') {
     let output;
     try {
@@ -326,6 +327,13 @@ export async function performEffect(effect, { signal, cache, feed, secrets, fetc
       return { ok: true, output: effect.args?.value ?? null };
     case 'http.fetch':
       return httpFetch(effect.args ?? {}, signal, fetchImpl);
+    case 'human.input':
+      if (!ask) return failure('not_implemented', 'this host has no one to ask (human.input)');
+      try {
+        return { ok: true, output: await ask(effect.args ?? {}, { signal, effectId: effect.id }) };
+      } catch (e) {
+        return e?.name === 'AbortError' ? failure('cancelled', 'cancelled') : failure('host_error', String(e?.message ?? e));
+      }
     default:
       return failure('not_implemented', `this host does not perform '${effect.agent}' yet`);
   }

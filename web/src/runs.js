@@ -199,6 +199,48 @@ export class RunManager {
     }
   }
 
+  /// The question a run of this tab waits on (a human.input step): {prompt, choices, show, step}
+  /// or null. A restored run asks again: the answer is only in the log once given.
+  question(runId) {
+    return this.#live.get(runId)?.question ?? null;
+  }
+
+  /// Answers the run's question; false when it has none. The answer becomes the step's output.
+  answer(runId, value) {
+    const question = this.#live.get(runId)?.question;
+    if (!question) return false;
+    question.resolve(value);
+    return true;
+  }
+
+  // A human.input effect: the question is kept until answered (or the run is cancelled), and the
+  // views are told both ways.
+  #ask(runId, live, args, { signal, effectId }) {
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        live.question = null;
+        signal?.removeEventListener('abort', onAbort);
+        this.#tell({ runId, kind: 'question', question: null });
+      };
+      const onAbort = () => {
+        done();
+        reject(signal.reason ?? new DOMException('cancelled', 'AbortError'));
+      };
+      live.question = {
+        effectId,
+        prompt: String(args.prompt ?? 'Your answer?'),
+        choices: Array.isArray(args.choices) ? args.choices.map(String) : [],
+        show: args.show ?? null,
+        resolve: (value) => {
+          done();
+          resolve(value);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#tell({ runId, kind: 'question', question: live.question });
+    });
+  }
+
   // Drives a run in this tab under its lock. Resolves once the run's first events are stored
   // (true), or false when another tab holds the lock. The run itself goes on in the background.
   #drive(record, restore) {
@@ -221,7 +263,7 @@ export class RunManager {
   async #driveHere(record, restore, resolveReady, rejectReady) {
     const controller = new AbortController();
     let finish;
-    const live = { controller, snapshot: null, text: new Map(), done: new Promise((r) => { finish = r; }) };
+    const live = { controller, snapshot: null, text: new Map(), question: null, done: new Promise((r) => { finish = r; }) };
     this.#live.set(record.id, live);
     let first = true;
     const onEvents = async (events, progress) => {
@@ -250,7 +292,7 @@ export class RunManager {
         cache: storageCache(this.#storage),
         secrets: this.#secrets,
         now: this.#now,
-        perform: (effect, ctx) => this.#perform(effect, { ...ctx, fetch: this.#fetch }),
+        perform: (effect, ctx) => this.#perform(effect, { ...ctx, fetch: this.#fetch, ask: (args, opts) => this.#ask(record.id, live, args, opts) }),
       });
     } catch (error) {
       // The log could not be written (storage full, the database closed by an upgrade) or the

@@ -221,3 +221,52 @@ test('storage refusing an event stops the run without losing what was stored; re
   assert.equal((await again.finished(id)).status, 'succeeded');
   assert.equal((await stats(fake))['local-draft'].requests, 1);
 });
+
+test('human.input: the run asks in the page, the answer is the step\'s output; a new tab asks again', async (t) => {
+  const { engine, storage } = await setup(t);
+  const approval = { name: 'example_approval', yaml: readRepo('workflows/examples/approval.yaml') };
+  const runs = new RunManager({ engine, storage });
+  const asked = [];
+  runs.subscribe((c) => { if (c.kind === 'question') asked.push(c.question ? 'asked' : 'answered'); });
+  const waitForQuestion = async (manager, id) => {
+    while (!manager.question(id)) await new Promise((r) => setTimeout(r, 5));
+    return manager.question(id);
+  };
+
+  const id = await runs.start({ workflow: approval, inputs: { line: 'The tide came in twice.' } });
+  const q = await waitForQuestion(runs, id);
+  assert.equal(q.prompt, 'Keep this line?');
+  assert.deepEqual(q.choices, ['yes', 'no']);
+  assert.equal(q.show, 'The tide came in twice.');
+  assert.equal(runs.answer('no-such-run', 'yes'), false);
+  assert.equal(runs.answer(id, 'yes'), true);
+  assert.equal(runs.question(id), null);
+  const result = await runs.finished(id);
+  assert.equal(result.status, 'succeeded', JSON.stringify(result.error));
+  assert.equal(result.outputs.verdict, 'kept: The tide came in twice.');
+  assert.deepEqual(asked, ['asked', 'answered']);
+  const events = await storage.readEvents(id);
+  assert.ok(events.some((e) => e.type === 'step_succeeded' && e.step === 'ask' && e.output === 'yes'), 'the answer is in the log');
+
+  // The page is closed while the question waits: the next one restores the run and asks again.
+  const tab1 = new RunManager({ engine, storage });
+  const id2 = await tab1.start({ workflow: approval, inputs: { line: 'A gull on the rail.' } });
+  await waitForQuestion(tab1, id2);
+  assert.equal((await storage.getRun(id2)).status, 'running');
+  const engine2 = await loadEngine();
+  t.after(() => engine2.dispose());
+  const tab2 = new RunManager({ engine: engine2, storage });
+  assert.deepEqual(await tab2.resumeUnfinished(), [id2]);
+  const again = await waitForQuestion(tab2, id2);
+  assert.equal(again.show, 'A gull on the rail.');
+  tab2.answer(id2, 'no');
+  const second = await tab2.finished(id2);
+  assert.equal(second.status, 'succeeded', JSON.stringify(second.error));
+  assert.equal(second.outputs.verdict, 'dropped');
+});
+
+test('human.input without anyone to ask fails not_implemented', async () => {
+  const r = await performEffect({ id: 1, kind: 'agent', agent: 'human.input', args: { prompt: 'x' } }, {});
+  assert.equal(r.ok, false);
+  assert.equal(r.error.code, 'not_implemented');
+});

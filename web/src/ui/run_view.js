@@ -72,6 +72,8 @@ export async function runView(root, ctx, runId) {
   const detail = el('section', { cls: 'step-detail', attrs: { 'data-testid': 'step-detail', 'aria-live': 'polite' } });
   const outputs = el('div', { cls: 'outputs', attrs: { 'data-testid': 'run-outputs' } });
   const runError = el('div', { cls: 'errors', attrs: { 'data-testid': 'run-error-box' } });
+  // A human.input step's question, answered here (the run is paused meanwhile).
+  const questionBox = el('section', { cls: 'question', attrs: { 'data-testid': 'human-question', 'aria-live': 'assertive' } });
   const log = el('ol', { cls: 'events', attrs: { 'data-testid': 'event-list' } });
   const logCount = el('span', { cls: 'count' });
   const panel = el('section', { cls: 'panel run', attrs: { 'data-testid': 'run-view', 'data-run': runId } }, [
@@ -79,7 +81,7 @@ export async function runView(root, ctx, runId) {
       el('h2', {}, [el('a', { text: record.workflow, attrs: { href: `#/workflows/${encodeURIComponent(record.workflow)}` } }), ' ', status]),
       buttons,
     ]),
-    facts, note, runError,
+    facts, note, runError, questionBox,
     el('div', { cls: 'run-body' }, [
       el('div', { cls: 'run-graph' }, [dagBox]),
       el('div', { cls: 'run-steps' }, [
@@ -233,6 +235,39 @@ export async function runView(root, ctx, runId) {
     ])));
   }
 
+  // Redrawn only when the question changes, so that an answer being typed is not wiped.
+  let askedFor = undefined;
+  function drawQuestion() {
+    const q = runs.question(runId);
+    if (q === askedFor) return;
+    askedFor = q;
+    questionBox.hidden = !q;
+    if (!q) {
+      questionBox.replaceChildren();
+      return;
+    }
+    const answer = (value) => {
+      if (!runs.answer(runId, value)) ctx.notify(new Error('The question was already answered or the run stopped.'));
+    };
+    let controls;
+    if (q.choices.length) {
+      controls = el('div', { cls: 'actions' }, q.choices.map((c) => el('button', {
+        text: c, attrs: { type: 'button', 'data-testid': `human-choice-${c}` }, on: { click: () => answer(c) },
+      })));
+    } else {
+      const box = el('textarea', { attrs: { rows: '3', 'data-testid': 'human-answer-text', 'aria-label': q.prompt } });
+      controls = el('form', { cls: 'actions', on: { submit: (ev) => { ev.preventDefault(); answer(box.value); } } }, [
+        box, el('button', { text: 'Answer', attrs: { type: 'submit', 'data-testid': 'human-answer' } }),
+      ]);
+    }
+    questionBox.replaceChildren(
+      el('h3', { text: q.prompt, attrs: { 'data-testid': 'human-prompt' } }),
+      q.show != null ? el('pre', { cls: 'output', text: text(q.show), attrs: { 'data-testid': 'human-show' } }) : '',
+      controls,
+      el('p', { cls: 'note', text: 'The run waits for your answer; it is kept if you close the page, and asked again when you come back.' }),
+    );
+  }
+
   const shown = { count: 0 };
   function drawLog() {
     const batch = document.createDocumentFragment();
@@ -256,6 +291,7 @@ export async function runView(root, ctx, runId) {
     drawSteps();
     drawDetail();
     drawOutputs();
+    drawQuestion();
     drawLog();
   }
 
