@@ -18,6 +18,13 @@
 //   credentials  keyPath 'name'          {name, iv: Uint8Array, data: ArrayBuffer, updated}: ciphertext
 //                                        only (credentials.js encrypts)
 //   keyring      out-of-line keys        'vault' -> the vault's non-extractable AES-GCM CryptoKey
+// Version 2 added `knowledge` (keyPath 'id') and `knowledge_index` ('base' -> the index snapshot);
+// version 3 the manuscript (manuscript.js reads and writes them through transaction()):
+//   projects     keyPath 'id'            {id, title, created, updated, acts: [{id, title, chapters:
+//                                        [{id, title, scenes: [sceneId, ...]}]}]}
+//   scenes       keyPath 'id'            {id, project, title, pov, tense, outline, beats, text,
+//                                        status, order, updated}; index 'by_project' on 'project'
+//   revisions    keyPath ['scene', 'n']  {scene, n, text, title?, created, origin: {kind, ...}}
 
 // idb's openDB() and deleteDB() always use the global `indexedDB`; `wrap` lets us open through the
 // factory we are given (a fake one in tests) and still get idb's promise-returning objects.
@@ -62,11 +69,20 @@ function v2(db) {
   db.createObjectStore('knowledge_index');
 }
 
+// Version 3: the manuscript (issue 7). `projects` holds each project with its outline tree (acts,
+// chapters, scene ids; order is array order); `scenes` the scenes, indexed by project so a project
+// is deleted with its scenes; `revisions` every saved version of a scene's text, keyed [scene, n].
+function v3(db) {
+  db.createObjectStore('projects', { keyPath: 'id' });
+  db.createObjectStore('scenes', { keyPath: 'id' }).createIndex('by_project', 'project');
+  db.createObjectStore('revisions', { keyPath: ['scene', 'n'] });
+}
+
 /// The schema, one function per version: MIGRATIONS[i](db, tx, oldVersion) upgrades version i to
 /// i + 1 inside the versionchange transaction (`db` and `tx` are idb-wrapped). The database version
 /// is MIGRATIONS.length, so version 2 is one more function here. A migration may return a promise
 /// (awaiting only requests of `tx`); if it throws or rejects, the upgrade is rolled back.
-export const MIGRATIONS = Object.freeze([v1, v2]);
+export const MIGRATIONS = Object.freeze([v1, v2, v3]);
 
 // Runs migrations[from..to) in order: synchronously until one returns a promise, then after it.
 function migrate(migrations, db, tx, from, to) {
@@ -451,6 +467,17 @@ export async function openStorage({
       return within('keyring', 'readwrite', 'Saving the key vault', async (tx) => {
         await tx.store.put(cryptoKey, 'vault');
       });
+    },
+
+    // ---- any stores, for modules that keep their own records (manuscript.js) ----
+
+    /// Runs `fn(tx)` in one transaction over `stores` (a name or a list; `mode` 'readonly' or
+    /// 'readwrite', `tx` idb-wrapped) and resolves fn's result once the transaction has committed.
+    /// If fn throws or a request fails, the transaction is aborted, so nothing it wrote stays, and
+    /// the promise rejects with a StorageError about `what` ("Saving scene 'x'"); a StorageError
+    /// thrown by fn passes through unchanged.
+    transaction(stores, mode, what, fn) {
+      return within(stores, mode, what, fn);
     },
 
     // ---- the browser's quota ----

@@ -467,6 +467,41 @@ test('the real v2 migration: a v1 database keeps its data and gains the knowledg
   }
 });
 
+test('the real v3 migration: a v2 database keeps its data and gains the manuscript stores', async () => {
+  const indexedDB = new IDBFactory();
+  const s2 = await openStorage({ indexedDB, migrations: MIGRATIONS.slice(0, 2) });
+  await s2.putRun(run('r1', 5));
+  await s2.appendEvents('r1', [ev(1)]);
+  await s2.saveKnowledge({ id: 'mara', name: 'Mara Quill', text: 'Mara.' }, { bytes: new Uint8Array([7]), fingerprint: 'f1' });
+  await s2.putSetting('voices', [{ name: 'Mara' }]);
+  await s2.close();
+  const s3 = await openStorage({ indexedDB });
+  try {
+    assert.deepEqual(await s3.readEvents('r1'), [ev(1)]);
+    assert.equal((await s3.getRun('r1')).started, 5);
+    assert.equal((await s3.getKnowledge('mara')).name, 'Mara Quill');
+    assert.equal((await s3.getKnowledgeIndex()).fingerprint, 'f1');
+    assert.deepEqual(await s3.getSetting('voices'), [{ name: 'Mara' }]);
+    const found = await s3.transaction(['projects', 'scenes', 'revisions'], 'readonly', 'Reading the manuscript',
+      async (tx) => ({
+        projects: await tx.objectStore('projects').count(),
+        scenes: await tx.objectStore('scenes').index('by_project').count('p1'),
+        revisions: await tx.objectStore('revisions').count(),
+        revisionKey: tx.objectStore('revisions').keyPath,
+      }));
+    assert.deepEqual(found, { projects: 0, scenes: 0, revisions: 0, revisionKey: ['scene', 'n'] });
+    await s3.transaction(['scenes', 'revisions'], 'readwrite', 'Saving a scene', async (tx) => {
+      await tx.objectStore('scenes').put({ id: 's1', project: 'p1', text: 'x' });
+      await tx.objectStore('revisions').add({ scene: 's1', n: 1, text: 'x' });
+    });
+    await rejectsWith(s3.transaction('revisions', 'readwrite', 'Saving a revision',
+      (tx) => tx.store.add({ scene: 's1', n: 1, text: 'again' })), 'conflict');
+    assert.equal(await s3.transaction('revisions', 'readonly', 'Reading', async (tx) => (await tx.store.get(['s1', 1])).text), 'x');
+  } finally {
+    await s3.close();
+  }
+});
+
 test('knowledge entries and the index snapshot are saved and deleted together', async () => {
   const s = await openStorage({ indexedDB: new IDBFactory() });
   try {
