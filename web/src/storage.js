@@ -552,7 +552,7 @@ export async function openStorage({
     /// event}], models, settings: {key: value}, knowledge: [entries]}. Credentials, the keyring, the
     /// cache and the knowledge index (rebuilt from the entries) are left out.
     exportData() {
-      const stores = ['workflows', 'runs', 'events', 'models', 'settings', 'knowledge']
+      const stores = ['workflows', 'runs', 'events', 'models', 'settings', 'knowledge', 'projects', 'scenes', 'revisions']
         .filter((name) => db.objectStoreNames.contains(name));
       return within(stores, 'readonly', 'Exporting the studio\'s data', async (tx) => {
         const workflows = await tx.objectStore('workflows').getAll();
@@ -562,10 +562,13 @@ export async function openStorage({
         const settingKeys = await tx.objectStore('settings').getAllKeys();
         const settingValues = await tx.objectStore('settings').getAll();
         const settings = Object.fromEntries(settingKeys.map((k, i) => [k, settingValues[i]]));
-        const knowledge = stores.includes('knowledge') ? await tx.objectStore('knowledge').getAll() : [];
+        const all = async (name) => (stores.includes(name) ? tx.objectStore(name).getAll() : []);
+        const knowledge = await all('knowledge');
+        // The manuscript: its outline, scenes and every revision.
+        const manuscript = { projects: await all('projects'), scenes: await all('scenes'), revisions: await all('revisions') };
         return {
           format: 'loom-export', version: db.version, exported: now(), workflows, runs, events,
-          models: models ?? null, settings, knowledge,
+          models: models ?? null, settings, knowledge, manuscript,
         };
       });
     },

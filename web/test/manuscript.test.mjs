@@ -284,3 +284,17 @@ test('a failed write loses nothing: neither the text nor the revisions saved bef
     assert.deepEqual((await ms.revisions(n.a.id)).map((r) => r.n), [3, 2, 1]);
   });
 });
+
+test('the studio export holds the manuscript: the outline, the scenes and every revision', async () => {
+  await withManuscript(async (ms, time, storage) => {
+    const n = await novel(ms);
+    const scene = (await ms.scenes(n.p.id))[0];
+    await ms.saveText(scene.id, 'The ferry left at dawn.', { kind: 'manual' });
+    await ms.saveText(scene.id, 'The ferry left at dawn, late.', { kind: 'generated', run: 'r1', model: 'local-draft' });
+    const data = await storage.exportData();
+    assert.deepEqual(data.manuscript.projects.map((p) => p.id), [n.p.id]);
+    assert.equal(data.manuscript.scenes.length, 4);
+    assert.equal(data.manuscript.scenes.find((s) => s.id === scene.id).text, 'The ferry left at dawn, late.');
+    assert.deepEqual(data.manuscript.revisions.map((r) => [r.n, r.origin.kind]), [[1, 'manual'], [2, 'generated']]);
+  });
+});
