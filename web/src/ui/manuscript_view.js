@@ -1,0 +1,459 @@
+// manuscript_view.js — the Manuscript view: the writer's projects and the selected project's
+// outline (acts > chapters > scenes, word totals, scenes reordered by drag and drop or by the
+// up/down buttons) on the left; on the right the selected scene's fields (saved on change), its
+// text (autosaved a second after typing stops, on blur and when the page is hidden), a "Save
+// revision" button, and its revisions with a word diff against the current text and Restore.
+// Text goes in with textContent only.
+import { el, errorBlock, formatTime } from './dom.js';
+import { countWords } from '../manuscript.js';
+
+const AUTOSAVE_DELAY_MS = 1000;
+const TENSES = [['', '—'], ['past', 'past'], ['present', 'present']];
+const STATUSES = ['idea', 'outline', 'draft', 'revised', 'final'];
+
+// The last view's final save: the next view waits for it before reading the scene, so leaving a
+// scene mid-sentence and coming back shows what was typed.
+let lastFlush = Promise.resolve();
+
+// The new-project title typed, kept over redraws.
+const draft = { title: '' };
+
+function words(n) {
+  return `${Number(n ?? 0).toLocaleString('en')} word${n === 1 ? '' : 's'}`;
+}
+
+function button(text, testid, onClick, { cls = 'secondary small', label } = {}) {
+  return el('button', { text, cls, attrs: { type: 'button', 'data-testid': testid, 'aria-label': label }, on: { click: onClick } });
+}
+
+/// Draws the Manuscript view into `root`; `arg` is '<projectId>/<sceneId>' (either may be
+/// missing). Returns {destroy()}.
+export async function manuscriptView(root, ctx, arg) {
+  const { manuscript } = ctx;
+  if (!manuscript) {
+    root.replaceChildren(el('section', { cls: 'panel' }, [el('h2', { text: 'Manuscript' }),
+      el('p', { cls: 'note', text: 'The manuscript did not start; see the message above.' })]));
+    return { destroy() {} };
+  }
+  await lastFlush.catch(() => {});
+  const [projectId = null, sceneId = null] = (arg ?? '').split('/').map((s) => s || null);
+  let gone = false;
+  let project = null;
+  let totals = null;
+
+  const projectList = el('ul', { cls: 'ms-projects', attrs: { 'data-testid': 'ms-projects' } });
+  const tree = el('div', { cls: 'ms-tree', attrs: { 'data-testid': 'ms-tree' } });
+  const sideError = el('div');
+  const main = el('section', { cls: 'panel main ms-main' });
+  const titleInput = el('input', { attrs: { type: 'text', id: 'ms-project-title', 'data-testid': 'ms-project-title', placeholder: 'The Night Ferry', autocomplete: 'off', 'aria-label': 'New project title' } });
+  titleInput.value = draft.title;
+  titleInput.addEventListener('input', () => { draft.title = titleInput.value; });
+  const newProject = el('form', { cls: 'ms-new-project', attrs: { 'data-testid': 'ms-new-project' }, on: { submit: (e) => { e.preventDefault(); createProject(); } } }, [
+    titleInput,
+    el('button', { text: 'Create', cls: 'small', attrs: { type: 'submit', 'data-testid': 'ms-create-project' } }),
+  ]);
+  root.replaceChildren(el('div', { cls: 'split' }, [
+    el('nav', { cls: 'panel side ms-side', attrs: { 'aria-label': 'Projects and outline' } }, [
+      el('div', { cls: 'panel-head' }, [el('h2', { text: 'Projects' })]),
+      newProject, sideError, projectList, tree,
+    ]),
+    main,
+  ]));
+
+  const showSideError = (e) => sideError.replaceChildren(errorBlock(e, { testid: 'ms-error' }));
+
+  async function createProject() {
+    sideError.replaceChildren();
+    try {
+      const p = await manuscript.createProject(titleInput.value.trim() || 'Untitled');
+      draft.title = '';
+      ctx.navigate(`#/manuscript/${p.id}`);
+    } catch (e) {
+      showSideError(e);  // the title stays in the box
+    }
+  }
+
+  async function drawProjects() {
+    let all;
+    try {
+      all = await manuscript.listProjects();
+    } catch (e) {
+      projectList.replaceChildren(el('li', {}, [errorBlock(e)]));
+      return;
+    }
+    if (gone) return;
+    projectList.replaceChildren(...all.map((p) => el('li', {}, [el('a', {
+      text: p.title, cls: p.id === projectId ? 'selected' : '',
+      attrs: { href: `#/manuscript/${p.id}`, 'data-testid': `ms-project-${p.id}`, ...(p.id === projectId ? { 'aria-current': 'true' } : {}) },
+    })])));
+    if (!all.length) projectList.replaceChildren(el('li', { cls: 'note', text: 'No projects yet: give one a title above.' }));
+  }
+
+  // ---- the outline ----
+
+  // Runs `fn` (a change to the outline), then redraws the tree; an error goes next to it.
+  async function change(fn) {
+    sideError.replaceChildren();
+    try {
+      const result = await fn();
+      await drawTree();
+      return result;
+    } catch (e) {
+      showSideError(e);
+      return undefined;
+    }
+  }
+
+  const allChapters = () => project.acts.flatMap((a) => a.chapters);
+
+  function moveScene(id, delta) {
+    return change(async () => {
+      const chapters = allChapters();
+      const ci = chapters.findIndex((c) => c.scenes.includes(id));
+      const chapter = chapters[ci];
+      const index = chapter.scenes.indexOf(id);
+      const target = index + delta;
+      if (target >= 0 && target < chapter.scenes.length) {
+        await manuscript.move(project.id, { kind: 'scene', id, to: { index: target } });
+      } else if (delta < 0 && ci > 0) {  // past the top: the end of the chapter before
+        const prev = chapters[ci - 1];
+        await manuscript.move(project.id, { kind: 'scene', id, to: { chapter: prev.id, index: prev.scenes.length } });
+      } else if (delta > 0 && ci < chapters.length - 1) {  // past the end: the start of the next
+        await manuscript.move(project.id, { kind: 'scene', id, to: { chapter: chapters[ci + 1].id, index: 0 } });
+      }
+    }).then(() => document.querySelector(`[data-testid="ms-${delta < 0 ? 'up' : 'down'}-${id}"]`)?.focus());
+  }
+
+  // Drop of a dragged scene before scene `beforeId` of chapter `chapterId` (null: at the end).
+  function dropScene(event, chapterId, beforeId) {
+    event.preventDefault();
+    event.stopPropagation();
+    const id = event.dataTransfer.getData('application/x-loom-scene');
+    if (!id || id === beforeId) return;
+    const chapter = allChapters().find((c) => c.id === chapterId);
+    const rest = chapter.scenes.filter((s) => s !== id);
+    const index = beforeId ? rest.indexOf(beforeId) : rest.length;
+    change(() => manuscript.move(project.id, { kind: 'scene', id, to: { chapter: chapterId, index } }));
+  }
+
+  const allowDrop = (event) => {
+    if (event.dataTransfer.types.includes('application/x-loom-scene')) event.preventDefault();
+  };
+
+  function sceneItem(id, chapterId, index, count) {
+    const selected = id === sceneId;
+    const n = totals?.scenes[id] ?? 0;
+    const item = el('li', {
+      cls: `ms-scene${selected ? ' selected' : ''}`,
+      attrs: { draggable: 'true', 'data-testid': `ms-scene-${id}`, 'data-scene': id },
+      on: {
+        dragstart: (e) => {
+          e.dataTransfer.setData('application/x-loom-scene', id);
+          e.dataTransfer.effectAllowed = 'move';
+        },
+        dragover: allowDrop,
+        drop: (e) => dropScene(e, chapterId, id),
+      },
+    }, [
+      el('a', { cls: 'ms-scene-link', attrs: { href: `#/manuscript/${project.id}/${id}`, ...(selected ? { 'aria-current': 'true' } : {}) } }, [
+        el('span', { cls: 'name', attrs: { 'data-scene-title': id }, text: '…' }),
+        el('span', { cls: 'help', text: words(n) }),
+      ]),
+      button('↑', `ms-up-${id}`, () => moveScene(id, -1), { label: 'Move scene up' }),
+      button('↓', `ms-down-${id}`, () => moveScene(id, +1), { label: 'Move scene down' }),
+    ]);
+    return item;
+  }
+
+  async function drawTree() {
+    if (!projectId) {
+      tree.replaceChildren();
+      return;
+    }
+    let scenes;
+    try {
+      [project, totals, scenes] = await Promise.all([manuscript.getProject(projectId), manuscript.totals(projectId).catch(() => null),
+        manuscript.scenes(projectId)]);
+    } catch (e) {
+      tree.replaceChildren(errorBlock(e));
+      return;
+    }
+    if (gone) return;
+    if (!project) {
+      tree.replaceChildren(el('p', { cls: 'note', text: 'This project is not here (deleted, or in another browser).' }));
+      return;
+    }
+    const titles = new Map(scenes.map((s) => [s.id, s.title]));
+    let sceneNo = 0;
+    const acts = project.acts.map((act) => el('li', { cls: 'ms-act' }, [
+      el('div', { cls: 'ms-row' }, [
+        el('strong', { text: act.title || 'Act' }),
+        el('span', { cls: 'help', attrs: { 'data-testid': `ms-words-${act.id}` }, text: words(totals?.acts[act.id]) }),
+        button('+ chapter', `ms-add-chapter-${act.id}`, () => change(() => manuscript.addChapter(project.id,
+          { act: act.id, title: `Chapter ${allChapters().length + 1}` }))),
+      ]),
+      el('ul', { cls: 'ms-chapters' }, act.chapters.map((chapter) => el('li', {
+        cls: 'ms-chapter', on: { dragover: allowDrop, drop: (e) => dropScene(e, chapter.id, null) },
+      }, [
+        el('div', { cls: 'ms-row' }, [
+          el('span', { text: chapter.title || 'Chapter' }),
+          el('span', { cls: 'help', attrs: { 'data-testid': `ms-words-${chapter.id}` }, text: words(totals?.chapters[chapter.id]) }),
+          button('+ scene', `ms-add-scene-${chapter.id}`, async () => {
+            sceneNo = project.acts.flatMap((a) => a.chapters).reduce((s, c) => s + c.scenes.length, 0);
+            const scene = await change(() => manuscript.addScene(project.id, { chapter: chapter.id, title: `Scene ${sceneNo + 1}` }));
+            if (scene) ctx.navigate(`#/manuscript/${project.id}/${scene.id}`);
+          }),
+        ]),
+        el('ol', { cls: 'ms-scenes' }, chapter.scenes.map((id, i) => sceneItem(id, chapter.id, i, chapter.scenes.length))),
+      ]))),
+    ]));
+    tree.replaceChildren(
+      el('div', { cls: 'panel-head ms-project-head' }, [
+        el('h3', { text: project.title }),
+        el('span', { cls: 'help', attrs: { 'data-testid': 'ms-words-project' }, text: words(totals?.project) }),
+      ]),
+      el('ul', { cls: 'ms-acts' }, acts),
+      button('+ act', 'ms-add-act', () => change(() => manuscript.addAct(project.id, { title: `Act ${project.acts.length + 1}` }))),
+    );
+    for (const span of tree.querySelectorAll('[data-scene-title]')) {
+      span.textContent = titles.get(span.dataset.sceneTitle) || 'Untitled scene';
+    }
+  }
+
+  // ---- the scene ----
+
+  const cleanup = [];
+  let flush = () => Promise.resolve();
+
+  async function drawScene() {
+    if (!projectId) {
+      main.replaceChildren(el('h2', { text: 'Manuscript' }), el('p', { cls: 'note', text: 'Choose a project on the left, or create one.' }));
+      return;
+    }
+    if (!sceneId) {
+      main.replaceChildren(el('h2', { text: 'Manuscript' }), el('p', { cls: 'note', text: 'Choose a scene in the outline, or add one (an act, a chapter, then a scene).' }));
+      return;
+    }
+    let scene;
+    try {
+      scene = await manuscript.getScene(sceneId);
+    } catch (e) {
+      main.replaceChildren(errorBlock(e));
+      return;
+    }
+    if (gone) return;
+    if (!scene) {
+      main.replaceChildren(el('p', { cls: 'note', text: 'This scene is not here (deleted, or in another browser).' }));
+      return;
+    }
+
+    // A field saved through updateScene when it changes; its error next to it, the value kept.
+    function fieldRow(label, control, key, read) {
+      const error = el('div', { cls: 'ms-field-error' });
+      control.addEventListener('change', async () => {
+        try {
+          scene = await manuscript.updateScene(scene.id, { [key]: read(control) });
+          error.replaceChildren();
+          if (key === 'title') drawTree();
+        } catch (e) {
+          error.replaceChildren(errorBlock(e, { testid: 'ms-error' }));
+        }
+      });
+      return el('div', { cls: 'input' }, [
+        el('label', { cls: 'field', attrs: { for: control.id } }, [el('span', { cls: 'label', text: label })]),
+        control, error,
+      ]);
+    }
+    const input = (key, value) => {
+      const c = el('input', { attrs: { type: 'text', id: `ms-${key}`, 'data-testid': `ms-${key}`, autocomplete: 'off' } });
+      c.value = value ?? '';
+      return c;
+    };
+    const select = (key, options, value) => {
+      const c = el('select', { attrs: { id: `ms-${key}`, 'data-testid': `ms-${key}` } },
+        options.map(([v, label]) => el('option', { text: label, attrs: { value: v } })));
+      c.value = value ?? '';
+      return c;
+    };
+    const area = (key, value, rows) => {
+      const c = el('textarea', { attrs: { id: `ms-${key}`, 'data-testid': `ms-${key}`, rows: String(rows) } });
+      c.value = value ?? '';
+      return c;
+    };
+    const trimmed = (c) => c.value;
+    const fields = el('div', { cls: 'ms-fields' }, [
+      fieldRow('Title', input('title', scene.title), 'title', trimmed),
+      fieldRow('Point of view', input('pov', scene.pov), 'pov', trimmed),
+      fieldRow('Tense', select('tense', TENSES, scene.tense), 'tense', trimmed),
+      fieldRow('Status', select('status', STATUSES.map((s) => [s, s]), scene.status), 'status', trimmed),
+      fieldRow('Outline', area('outline', scene.outline, 3), 'outline', trimmed),
+      fieldRow('Beats (one per line)', area('beats', (scene.beats ?? []).join('\n'), 4), 'beats',
+        (c) => c.value.split('\n').map((s) => s.trim()).filter(Boolean)),
+    ]);
+
+    // The text: autosaved a second after typing stops, on blur and when the page is hidden.
+    const text = el('textarea', { cls: 'ms-text', attrs: { id: 'ms-text', 'data-testid': 'ms-text', rows: '24', spellcheck: 'true', 'aria-label': 'Scene text' } });
+    text.value = scene.text ?? '';
+    const state = el('div', { cls: 'ms-save-state', attrs: { 'data-testid': 'ms-save-state', 'aria-live': 'polite' } });
+    const count = el('span', { cls: 'help' });
+    let lastSaved = text.value;
+    let timer = null;
+    let chain = Promise.resolve();
+    function setState(kind, error) {
+      state.dataset.state = kind;
+      state.classList.toggle('bad', kind === 'failed');
+      state.textContent = kind === 'saved' ? 'saved' : kind === 'saving' ? 'saving…' : kind === 'dirty' ? 'editing…'
+        : `not saved: ${error?.message ?? error}`;
+    }
+    setState('saved');
+    const showCount = () => { count.textContent = words(countWords(text.value)); };
+    showCount();
+
+    async function saveNow(origin) {
+      const value = text.value;
+      if (origin.kind === 'autosave' && value === lastSaved) {
+        if (!timer && state.dataset.state !== 'failed') setState('saved');
+        return null;
+      }
+      setState('saving');
+      try {
+        const revision = await manuscript.saveText(scene.id, value, origin);
+        lastSaved = value;
+        if (!gone) {
+          setState(text.value === lastSaved ? 'saved' : 'dirty');
+          drawTree();
+          if (revisionsBox.open) drawRevisions();
+        }
+        return revision;
+      } catch (e) {
+        setState('failed', e);  // the text stays in the box; the next edit tries again
+        throw e;
+      }
+    }
+    flush = (origin = { kind: 'autosave' }) => {
+      clearTimeout(timer);
+      timer = null;
+      const run = chain.then(() => saveNow(origin));
+      chain = run.catch(() => {});
+      return run;
+    };
+    text.addEventListener('input', () => {
+      setState('dirty');
+      showCount();
+      clearTimeout(timer);
+      timer = setTimeout(() => flush().catch(() => {}), AUTOSAVE_DELAY_MS);
+    });
+    text.addEventListener('blur', () => flush().catch(() => {}));
+    const onHide = () => {
+      if (document.visibilityState === 'hidden') flush().catch(() => {});
+    };
+    document.addEventListener('visibilitychange', onHide);
+    window.addEventListener('pagehide', onHide);
+    cleanup.push(() => {
+      document.removeEventListener('visibilitychange', onHide);
+      window.removeEventListener('pagehide', onHide);
+    });
+
+    const revisionError = el('div');
+    const saveRevision = el('button', { text: 'Save revision', cls: 'secondary', attrs: { type: 'button', 'data-testid': 'ms-save-revision' }, on: { click: async () => {
+      revisionError.replaceChildren();
+      try {
+        await flush({ kind: 'manual' });
+      } catch (e) {
+        revisionError.replaceChildren(errorBlock(e, { testid: 'ms-error' }));
+      }
+    } } });
+
+    // ---- revisions ----
+    const revisionList = el('ol', { cls: 'ms-revision-list', attrs: { 'data-testid': 'ms-revision-list' } });
+    const diffBox = el('div', { cls: 'ms-diff-box' });
+    const revisionsBox = el('details', { cls: 'ms-revisions', attrs: { 'data-testid': 'ms-revisions' } }, [
+      el('summary', { text: 'Revisions', attrs: { 'data-testid': 'ms-revisions-open' } }),
+      revisionList, diffBox,
+    ]);
+    let selectedRevision = null;
+    revisionsBox.addEventListener('toggle', () => {
+      if (revisionsBox.open) drawRevisions();
+    });
+
+    async function drawRevisions() {
+      let all;
+      try {
+        all = await manuscript.revisions(scene.id, { text: true });
+      } catch (e) {
+        revisionList.replaceChildren(el('li', {}, [errorBlock(e)]));
+        return;
+      }
+      if (gone) return;
+      revisionList.dataset.count = String(all.length);
+      revisionList.replaceChildren(...all.map((r) => el('li', {}, [el('button', {
+        cls: `ms-revision${r.n === selectedRevision ? ' selected' : ''}`,
+        attrs: { type: 'button', 'data-testid': `ms-revision-${r.n}`, 'aria-pressed': String(r.n === selectedRevision) },
+        on: { click: () => showDiff(r.n) },
+      }, [
+        el('span', { cls: 'name', text: `#${r.n} ${r.origin?.kind ?? ''}${r.origin?.restored_from ? ` (from #${r.origin.restored_from})` : ''}` }),
+        el('span', { cls: 'help', text: `${formatTime(r.updated ?? r.created)} · ${words(countWords(r.text))}` }),
+      ])])));
+      if (!all.length) revisionList.replaceChildren(el('li', { cls: 'note', text: 'No revisions yet: the text is saved as you type.' }));
+    }
+
+    async function showDiff(n) {
+      selectedRevision = n;
+      diffBox.replaceChildren();
+      try {
+        await flush();  // the current text is the newest revision
+        const [newest] = await manuscript.revisions(scene.id);
+        const parts = await manuscript.diff(scene.id, n, newest.n);
+        if (gone) return;
+        const diff = el('div', { cls: 'ms-diff', attrs: { 'data-testid': 'ms-diff', 'data-from': String(n), 'data-to': String(newest.n) } },
+          parts.map((p) => el(p.op === 'insert' ? 'ins' : p.op === 'delete' ? 'del' : 'span', { text: p.text })));
+        diffBox.replaceChildren(
+          el('p', { cls: 'help', text: n === newest.n ? `Revision #${n} is the current text.` : `From revision #${n} to the current text (#${newest.n}): inserted words underlined, deleted ones struck through.` }),
+          diff,
+          el('button', { text: `Restore revision #${n}`, cls: 'secondary', attrs: { type: 'button', 'data-testid': 'ms-restore' }, on: { click: () => restore(n) } }),
+        );
+      } catch (e) {
+        diffBox.replaceChildren(errorBlock(e, { testid: 'ms-error' }));
+      }
+      drawRevisions();
+    }
+
+    async function restore(n) {
+      try {
+        await flush();
+        const old = await manuscript.revision(scene.id, n);
+        await manuscript.restore(scene.id, n);
+        const fresh = await manuscript.getScene(scene.id);
+        if (gone) return;
+        text.value = fresh?.text ?? old.text;
+        lastSaved = text.value;
+        showCount();
+        setState('saved');
+        selectedRevision = null;
+        diffBox.replaceChildren(el('p', { cls: 'note', attrs: { 'data-testid': 'ms-restored' }, text: `Revision #${n} restored (kept as a new revision).` }));
+        drawRevisions();
+        drawTree();
+      } catch (e) {
+        diffBox.append(errorBlock(e, { testid: 'ms-error' }));
+      }
+    }
+
+    main.replaceChildren(
+      el('div', { cls: 'panel-head' }, [el('h2', { text: scene.title || 'Untitled scene' })]),
+      fields,
+      el('div', { cls: 'ms-text-head' }, [el('label', { cls: 'label', text: 'Text', attrs: { for: 'ms-text' } }), count, state]),
+      text,
+      el('div', { cls: 'actions' }, [saveRevision, revisionError]),
+      revisionsBox,
+    );
+  }
+
+  await Promise.all([drawProjects(), drawTree(), drawScene()]);
+  return {
+    destroy() {
+      lastFlush = flush().catch(() => {});
+      gone = true;
+      for (const fn of cleanup) fn();
+    },
+  };
+}
