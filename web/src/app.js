@@ -1,7 +1,7 @@
 // app.js — the studio page: opens the store and the engine, keeps the shipped workflows and the
 // model pool in the writer's library, resumes the runs a reload interrupted, and routes
-// #/workflows, #/runs, #/knowledge, #/voice, #/settings to their views. Views set text with
-// textContent only.
+// #/manuscript, #/workflows, #/runs, #/knowledge, #/voice, #/settings to their views. Views set
+// text with textContent only.
 import './style.css';
 import './ui/components.css';
 import { loadEngine } from './engine.js';
@@ -11,12 +11,14 @@ import { RunManager } from './runs.js';
 import { ensureModelPool, syncShippedWorkflows } from './library.js';
 import { openKnowledge } from './knowledge.js';
 import { createVoices } from './voice.js';
+import { createManuscript } from './manuscript.js';
 import { registerServiceWorker } from './register_sw.js';
 import { el, errorBlock } from './ui/dom.js';
 
 // The views load when first shown: the editor (CodeMirror) and the graph (dagre) are most of the
 // page's code, and a view that does not need them should not wait for them.
 const VIEWS = {
+  manuscript: () => import('./ui/manuscript_view.js').then((m) => m.manuscriptView),
   workflows: () => import('./ui/workflows_view.js').then((m) => m.workflowsView),
   run: () => import('./ui/run_view.js').then((m) => m.runView),
   runs: () => import('./ui/history_view.js').then((m) => m.historyView),
@@ -128,8 +130,9 @@ async function main() {
   // The voices' background (a few MB) loads when the Voice panel first needs it, once per page.
   // Once loaded, runs started from then on have it for their voice.* steps too.
   const voices = createVoices({ storage, onLoad: (background) => engine.useVoice(background) });
+  const manuscript = createManuscript({ storage });
   const ctx = {
-    engine, storage, vault, runs, knowledge, voices, notify,
+    engine, storage, vault, runs, knowledge, voices, manuscript, notify,
     navigate: (hash) => {
       if (location.hash === hash) route(ctx);
       else location.hash = hash;
