@@ -1,0 +1,117 @@
+// The Manuscript view in Chromium: a project with an act, a chapter and two scenes; the first
+// scene's text autosaved and still there after a reload (IndexedDB); a manual revision, a change,
+// the diff with the insertion marked, the older revision restored into the textarea; the second
+// scene moved above the first with the up button, the order kept over a reload.
+// Run: node --test e2e/manuscript.test.mjs   (needs build/web: tools/build --web; /usr/bin/chromium)
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { launchChromium, studioSkip, studioReady } from './browser.mjs';
+import { startServer } from '../tools/serve.mjs';
+
+const skip = studioSkip();
+
+const FIRST = 'The fog came in before the ferry left.';
+const SECOND = 'The fog came in before the ferry left, and Mara held the rope.';
+
+// The scene ids in outline order.
+const sceneOrder = (page) => page.$$eval('[data-testid^=ms-scene-]', (items) => items.map((i) => i.dataset.scene));
+
+async function waitSaved(page) {
+  await page.waitForSelector('[data-testid=ms-save-state][data-state=saved]');
+}
+
+test('the manuscript view: outline, autosave over a reload, revisions with a diff and restore, reordering', { skip }, async (t) => {
+  const { server, port } = await startServer({ port: 0, host: '127.0.0.1' });
+  const browser = await launchChromium();
+  t.after(async () => {
+    await browser.close();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/^Applying inline style violates/.test(m.text())) problems.push(m.text());
+  });
+  await page.goto(`http://127.0.0.1:${port}/`);
+  await studioReady(page);
+
+  // The nav link comes first and opens the view.
+  assert.equal(await page.$eval('nav a[data-route]', (a) => a.dataset.testid), 'nav-manuscript');
+  await page.click('[data-testid=nav-manuscript]');
+  await page.waitForSelector('[data-testid=ms-new-project]');
+  assert.equal(await page.getAttribute('[data-testid=nav-manuscript]', 'aria-current'), 'page');
+
+  // A project, an act, a chapter, two scenes.
+  await page.fill('[data-testid=ms-project-title]', 'The Night Ferry');
+  await page.click('[data-testid=ms-create-project]');
+  await page.waitForSelector('[data-testid=ms-add-act]');
+  const projectId = page.url().match(/#\/manuscript\/([^/]+)$/)[1];
+  assert.equal(await page.textContent(`[data-testid="ms-project-${projectId}"]`), 'The Night Ferry');
+  await page.click('[data-testid=ms-add-act]');
+  const addChapter = await page.waitForSelector('[data-testid^=ms-add-chapter-]');
+  await addChapter.click();
+  const addScene = await page.waitForSelector('[data-testid^=ms-add-scene-]');
+  const chapterTestid = await addScene.getAttribute('data-testid');
+  await addScene.click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid^=ms-scene-]').length === 1);
+  await page.click(`[data-testid="${chapterTestid}"]`);
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid^=ms-scene-]').length === 2);
+  const [first, second] = await sceneOrder(page);
+  assert.ok(first && second && first !== second);
+
+  // The first scene: a field saved on change, then the text, autosaved.
+  await page.click(`[data-testid="ms-scene-${first}"] a`);
+  await page.waitForFunction((id) => location.hash.endsWith(`/${id}`) && document.querySelector('[data-testid=ms-text]'), first);
+  await page.fill('[data-testid=ms-pov]', 'Mara');
+  await page.press('[data-testid=ms-pov]', 'Tab');
+  await page.fill('[data-testid=ms-text]', FIRST);
+  await waitSaved(page);
+  assert.equal(await page.textContent('[data-testid=ms-save-state]'), 'saved');
+  await page.waitForFunction(() => document.querySelector('[data-testid=ms-words-project]')?.textContent === '8 words');
+
+  // Reload: the text is still there.
+  await page.reload();
+  await studioReady(page);
+  await page.waitForSelector('[data-testid=ms-text]');
+  assert.equal(await page.inputValue('[data-testid=ms-text]'), FIRST);
+  assert.equal(await page.inputValue('[data-testid=ms-pov]'), 'Mara');
+
+  // A manual revision, then a change (autosaved).
+  await page.click('[data-testid=ms-save-revision]');
+  await page.click('[data-testid=ms-revisions-open]');
+  await page.waitForSelector('[data-testid=ms-revision-list][data-count="2"]');
+  await page.fill('[data-testid=ms-text]', SECOND);
+  await waitSaved(page);
+  await page.waitForSelector('[data-testid=ms-revision-list][data-count="3"]');
+  const kinds = await page.$$eval('[data-testid=ms-revision-list] .name', (s) => s.map((x) => x.textContent));
+  assert.deepEqual(kinds, ['#3 autosave', '#2 manual', '#1 autosave'], 'newest first, with their kind');
+
+  // The diff from the manual revision to the current text: the added words are an insertion.
+  await page.click('[data-testid=ms-revision-2]');
+  await page.waitForSelector('[data-testid=ms-diff][data-from="2"]');
+  const inserted = await page.$$eval('[data-testid=ms-diff] ins', (s) => s.map((x) => x.textContent).join(''));
+  assert.match(inserted, /Mara held the rope/);
+
+  // Restore it: the textarea shows the older text, kept as a new revision.
+  await page.click('[data-testid=ms-restore]');
+  await page.waitForSelector('[data-testid=ms-restored]');
+  assert.equal(await page.inputValue('[data-testid=ms-text]'), FIRST);
+  await page.waitForSelector('[data-testid=ms-revision-list][data-count="4"]');
+  assert.match(await page.textContent('[data-testid=ms-revision-4]'), /restored \(from #2\)/);
+
+  // The second scene moved above the first with the up button.
+  await page.click(`[data-testid="ms-up-${second}"]`);
+  await page.waitForFunction(([a, b]) => {
+    const ids = [...document.querySelectorAll('[data-testid^=ms-scene-]')].map((i) => i.dataset.scene);
+    return ids[0] === b && ids[1] === a;
+  }, [first, second]);
+  await page.reload();
+  await studioReady(page);
+  await page.waitForSelector('[data-testid^=ms-scene-]');
+  assert.deepEqual(await sceneOrder(page), [second, first], 'the order survives a reload');
+  assert.equal(await page.inputValue('[data-testid=ms-text]'), FIRST);
+
+  assert.deepEqual(problems, []);
+});
