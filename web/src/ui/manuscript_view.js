@@ -52,13 +52,13 @@ export async function manuscriptView(root, ctx, arg) {
     titleInput,
     el('button', { text: 'Create', cls: 'small', attrs: { type: 'submit', 'data-testid': 'ms-create-project' } }),
   ]);
-  root.replaceChildren(el('div', { cls: 'split' }, [
+  const page = el('div', { cls: 'split' }, [
     el('nav', { cls: 'panel side ms-side', attrs: { 'aria-label': 'Projects and outline' } }, [
       el('div', { cls: 'panel-head' }, [el('h2', { text: 'Projects' })]),
       newProject, sideError, projectList, tree,
     ]),
     main,
-  ]));
+  ]);
 
   const showSideError = (e) => sideError.replaceChildren(errorBlock(e, { testid: 'ms-error' }));
 
@@ -448,7 +448,9 @@ export async function manuscriptView(root, ctx, arg) {
     );
   }
 
+  // Drawn off the page, then shown whole: no half-drawn view between two.
   await Promise.all([drawProjects(), drawTree(), drawScene()]);
+  if (!gone) root.replaceChildren(page);
   return {
     destroy() {
       lastFlush = flush().catch(() => {});
