@@ -54,10 +54,16 @@ test('the manuscript view: outline, autosave over a reload, revisions with a dif
   await addChapter.click();
   const addScene = await page.waitForSelector('[data-testid^=ms-add-scene-]');
   const chapterTestid = await addScene.getAttribute('data-testid');
+  // Adding a scene opens it.
+  const sceneShown = (n) => page.waitForFunction((count) => {
+    const items = document.querySelectorAll('[data-testid^=ms-scene-]');
+    return items.length === count && location.hash.endsWith(`/${items[count - 1].dataset.scene}`)
+      && document.querySelector('[data-testid=ms-text]');
+  }, n);
   await addScene.click();
-  await page.waitForFunction(() => document.querySelectorAll('[data-testid^=ms-scene-]').length === 1);
+  await sceneShown(1);
   await page.click(`[data-testid="${chapterTestid}"]`);
-  await page.waitForFunction(() => document.querySelectorAll('[data-testid^=ms-scene-]').length === 2);
+  await sceneShown(2);
   const [first, second] = await sceneOrder(page);
   assert.ok(first && second && first !== second);
 
@@ -112,6 +118,64 @@ test('the manuscript view: outline, autosave over a reload, revisions with a dif
   await page.waitForSelector('[data-testid^=ms-scene-]');
   assert.deepEqual(await sceneOrder(page), [second, first], 'the order survives a reload');
   assert.equal(await page.inputValue('[data-testid=ms-text]'), FIRST);
+
+  // Drag and drop: the first scene into a new second chapter, then back before the other one.
+  const act = (await page.getAttribute('[data-testid^=ms-add-chapter-]', 'data-testid')).slice('ms-add-chapter-'.length);
+  await page.click(`[data-testid="ms-add-chapter-${act}"]`);
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid^=ms-add-scene-]').length === 2);
+  const chapter2 = (await page.$$eval('[data-testid^=ms-add-scene-]', (b) => b.map((x) => x.dataset.testid)))[1].slice('ms-add-scene-'.length);
+  await page.dragAndDrop(`[data-testid="ms-scene-${first}"]`, `[data-testid="ms-add-scene-${chapter2}"]`);
+  await page.waitForFunction(([id, ch]) => document.querySelector(`[data-testid="ms-add-scene-${ch}"]`)
+    ?.closest('.ms-chapter')?.querySelector(`[data-testid="ms-scene-${id}"]`), [first, chapter2]);
+  assert.equal(await page.textContent(`[data-testid="ms-words-${chapter2}"]`), '8 words');
+  await page.dragAndDrop(`[data-testid="ms-scene-${first}"]`, `[data-testid="ms-scene-${second}"]`);
+  await page.waitForFunction(([a, b]) => {
+    const ids = [...document.querySelectorAll('[data-testid^=ms-scene-]')].map((i) => i.dataset.scene);
+    return ids.join() === [a, b].join();
+  }, [first, second]);
+  assert.equal(await page.textContent(`[data-testid="ms-words-${chapter2}"]`), '0 words');
+
+  // A failed save (the scene deleted behind the view's back, as by another tab): the reason is
+  // shown, what was typed stays; a field's error goes beside it. Once the scene is back, the next
+  // edit saves.
+  const removed = await page.evaluate((id) => new Promise((resolve, reject) => {
+    const open = indexedDB.open('loom');
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const db = open.result;
+      const t = db.transaction('scenes', 'readwrite');
+      const get = t.objectStore('scenes').get(id);
+      get.onsuccess = () => t.objectStore('scenes').delete(id);
+      t.oncomplete = () => { db.close(); resolve(get.result); };
+      t.onerror = () => reject(t.error);
+    };
+  }), first);
+  assert.equal(removed.text, FIRST);
+  await page.fill('[data-testid=ms-text]', `${FIRST} Lost?`);
+  await page.waitForSelector('[data-testid=ms-save-state][data-state=failed]');
+  assert.match(await page.textContent('[data-testid=ms-save-state]'), /^not saved: .*no scene/);
+  assert.equal(await page.inputValue('[data-testid=ms-text]'), `${FIRST} Lost?`);
+  await page.fill('[data-testid=ms-pov]', 'Jonah');
+  await page.press('[data-testid=ms-pov]', 'Tab');
+  await page.waitForSelector('[data-testid=ms-error]');
+  assert.match(await page.textContent('[data-testid=ms-error]'), /not_found/);
+  assert.equal(await page.inputValue('[data-testid=ms-pov]'), 'Jonah');
+  await page.evaluate((record) => new Promise((resolve, reject) => {
+    const open = indexedDB.open('loom');
+    open.onsuccess = () => {
+      const db = open.result;
+      const t = db.transaction('scenes', 'readwrite');
+      t.objectStore('scenes').put(record);
+      t.oncomplete = () => { db.close(); resolve(); };
+      t.onerror = () => reject(t.error);
+    };
+  }), removed);
+  await page.fill('[data-testid=ms-text]', `${FIRST} Not lost.`);
+  await waitSaved(page);
+  await page.reload();
+  await studioReady(page);
+  await page.waitForSelector('[data-testid=ms-text]');
+  assert.equal(await page.inputValue('[data-testid=ms-text]'), `${FIRST} Not lost.`);
 
   assert.deepEqual(problems, []);
 });
