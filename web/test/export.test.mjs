@@ -330,3 +330,51 @@ test('a bad backup is refused with bad_argument naming the problem, and nothing 
     assert.equal(await ms.getProject('a-new-project'), undefined);
   });
 });
+
+test('restore with asNew: false replaces the project of that id whole; a failed write leaves nothing', async () => {
+  await withStorage(async (ms, storage) => {
+    const n = await novel(ms);
+    const before = await snapshot(ms, n.p.id);
+    const backup = await backupProject(storage, n.p.id);
+    // The writer goes on after the backup: a new scene, a new revision, a rename.
+    const extra = await ms.addScene(n.p.id, { chapter: n.sea.id, title: 'Later', text: 'Written after the backup.' });
+    await ms.saveText(n.a.id, 'Rewritten.', { kind: 'manual' });
+    await ms.renameProject(n.p.id, 'Renamed');
+    assert.equal(await restoreProject(storage, backup, { asNew: false }), n.p.id);
+    assert.deepEqual(await snapshot(ms, n.p.id), before, 'back to the backup');
+    assert.equal(await ms.getScene(extra.id), undefined, 'the newer scene is gone');
+    assert.deepEqual(await ms.revisions(extra.id), [], 'and its revisions: no orphans');
+    assert.equal((await ms.listProjects()).length, 1);
+
+    // The disk fills up while the revisions are written: nothing of the restore stays.
+    const { IDBObjectStore } = await import('fake-indexeddb');
+    const add = IDBObjectStore.prototype.add;
+    IDBObjectStore.prototype.add = function (...args) {
+      if (this.name === 'revisions') throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+      return add.apply(this, args);
+    };
+    try {
+      await rejectsWith(restoreProject(storage, backup), 'quota_exceeded');
+      await rejectsWith(restoreProject(storage, backup, { asNew: false }), 'quota_exceeded');
+    } finally {
+      IDBObjectStore.prototype.add = add;
+    }
+    assert.equal((await ms.listProjects()).length, 1, 'no half-restored copy');
+    assert.deepEqual(await snapshot(ms, n.p.id), before, 'the replaced project is kept as it was');
+  });
+});
+
+test('an empty project exports too: Markdown with its title, an EPUB with a title page', async () => {
+  await withStorage(async (ms) => {
+    const p = await ms.createProject('Nothing yet');
+    await ms.addAct(p.id, { title: 'Empty act' });
+    assert.equal(await projectToMarkdown(ms, p.id), '# Nothing yet\n\n## Empty act\n');
+    const zip = await JSZip.loadAsync(await projectToEpub(ms, p.id, { lang: 'pt-BR' }));
+    const opf = parseXml(await zip.file('OEBPS/content.opf').async('string'), 'opf');
+    assert.deepEqual(byTag(opf, 'itemref').map((r) => r.getAttribute('idref')), ['title']);
+    assert.equal(byTag(opf, 'dc:language')[0].textContent, 'pt-BR');
+    for (const name of Object.keys(zip.files).filter((x) => x.endsWith('.xhtml'))) {
+      parseXml(await zip.file(name).async('string'), name);
+    }
+  });
+});
