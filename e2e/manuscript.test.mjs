@@ -70,6 +70,10 @@ test('the manuscript view: outline, autosave over a reload, revisions with a dif
   // The first scene: a field saved on change, then the text, autosaved.
   await page.click(`[data-testid="ms-scene-${first}"] a`);
   await page.waitForFunction((id) => location.hash.endsWith(`/${id}`) && document.querySelector('[data-testid=ms-text]'), first);
+  await page.fill('[data-testid=ms-title]', 'Dawn crossing');
+  await page.press('[data-testid=ms-title]', 'Tab');
+  await page.waitForFunction((id) => document.querySelector(`[data-testid="ms-scene-${id}"] .name`)?.textContent === 'Dawn crossing', first);
+  assert.equal(await page.textContent('[data-testid=ms-heading]'), 'Dawn crossing');
   await page.fill('[data-testid=ms-pov]', 'Mara');
   await page.press('[data-testid=ms-pov]', 'Tab');
   await page.fill('[data-testid=ms-text]', FIRST);

@@ -140,7 +140,7 @@ export async function manuscriptView(root, ctx, arg) {
     if (event.dataTransfer.types.includes('application/x-loom-scene')) event.preventDefault();
   };
 
-  function sceneItem(id, chapterId, index, count) {
+  function sceneItem(id, chapterId) {
     const selected = id === sceneId;
     const n = totals?.scenes[id] ?? 0;
     const item = el('li', {
@@ -184,7 +184,6 @@ export async function manuscriptView(root, ctx, arg) {
       return;
     }
     const titles = new Map(scenes.map((s) => [s.id, s.title]));
-    let sceneNo = 0;
     const acts = project.acts.map((act) => el('li', { cls: 'ms-act' }, [
       el('div', { cls: 'ms-row' }, [
         el('strong', { text: act.title || 'Act' }),
@@ -199,12 +198,12 @@ export async function manuscriptView(root, ctx, arg) {
           el('span', { text: chapter.title || 'Chapter' }),
           el('span', { cls: 'help', attrs: { 'data-testid': `ms-words-${chapter.id}` }, text: words(totals?.chapters[chapter.id]) }),
           button('+ scene', `ms-add-scene-${chapter.id}`, async () => {
-            sceneNo = project.acts.flatMap((a) => a.chapters).reduce((s, c) => s + c.scenes.length, 0);
+            const sceneNo = allChapters().reduce((s, c) => s + c.scenes.length, 0);
             const scene = await change(() => manuscript.addScene(project.id, { chapter: chapter.id, title: `Scene ${sceneNo + 1}` }));
             if (scene) ctx.navigate(`#/manuscript/${project.id}/${scene.id}`);
           }),
         ]),
-        el('ol', { cls: 'ms-scenes' }, chapter.scenes.map((id, i) => sceneItem(id, chapter.id, i, chapter.scenes.length))),
+        el('ol', { cls: 'ms-scenes' }, chapter.scenes.map((id) => sceneItem(id, chapter.id))),
       ]))),
     ]));
     tree.replaceChildren(
@@ -247,6 +246,7 @@ export async function manuscriptView(root, ctx, arg) {
       return;
     }
 
+    const heading = el('h2', { text: scene.title || 'Untitled scene', attrs: { 'data-testid': 'ms-heading' } });
     // A field saved through updateScene when it changes; its error next to it, the value kept.
     function fieldRow(label, control, key, read) {
       const error = el('div', { cls: 'ms-field-error' });
@@ -254,7 +254,10 @@ export async function manuscriptView(root, ctx, arg) {
         try {
           scene = await manuscript.updateScene(scene.id, { [key]: read(control) });
           error.replaceChildren();
-          if (key === 'title') drawTree();
+          if (key === 'title') {
+            heading.textContent = scene.title || 'Untitled scene';
+            drawTree();
+          }
         } catch (e) {
           error.replaceChildren(errorBlock(e, { testid: 'ms-error' }));
         }
@@ -439,7 +442,7 @@ export async function manuscriptView(root, ctx, arg) {
     }
 
     main.replaceChildren(
-      el('div', { cls: 'panel-head' }, [el('h2', { text: scene.title || 'Untitled scene' })]),
+      el('div', { cls: 'panel-head' }, [heading]),
       fields,
       el('div', { cls: 'ms-text-head' }, [el('label', { cls: 'label', text: 'Text', attrs: { for: 'ms-text' } }), count, state]),
       text,
