@@ -183,3 +183,57 @@ test('the manuscript view: outline, autosave over a reload, revisions with a dif
 
   assert.deepEqual(problems, []);
 });
+
+test('the manuscript view: Markdown and EPUB downloads, a backup restored as a new project', { skip }, async (t) => {
+  const { server, port } = await startServer({ port: 0, host: '127.0.0.1' });
+  const browser = await launchChromium();
+  t.after(async () => {
+    await browser.close();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1400, height: 1000 } });
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(e.message));
+  await page.goto(`http://127.0.0.1:${port}/#/manuscript`);
+  await studioReady(page);
+  await page.waitForSelector('[data-testid=ms-new-project]');
+  await page.fill('[data-testid=ms-project-title]', 'The Night Ferry');
+  await page.click('[data-testid=ms-create-project]');
+  await page.click('[data-testid=ms-add-act]');
+  await (await page.waitForSelector('[data-testid^=ms-add-chapter-]')).click();
+  await (await page.waitForSelector('[data-testid^=ms-add-scene-]')).click();
+  await page.waitForSelector('[data-testid=ms-text]');
+  await page.fill('[data-testid=ms-text]', 'Mara & the ferry <at dawn>.');
+  await waitSaved(page);
+
+  const fetchDownload = async (testid) => {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click(`[data-testid=${testid}]`)]);
+    const chunks = [];
+    for await (const c of await download.createReadStream()) chunks.push(c);
+    return { name: download.suggestedFilename(), bytes: Buffer.concat(chunks) };
+  };
+  const md = await fetchDownload('ms-export-md');
+  assert.equal(md.name, 'The-Night-Ferry.md');
+  const text = md.bytes.toString('utf8');
+  assert.match(text, /^# The Night Ferry/m);
+  assert.match(text, /Mara & the ferry <at dawn>\./);
+  const epub = await fetchDownload('ms-export-epub');
+  assert.equal(epub.name, 'The-Night-Ferry.epub');
+  assert.equal(epub.bytes.subarray(0, 2).toString('latin1'), 'PK');
+  assert.equal(epub.bytes.subarray(30, 58).toString('latin1'), 'mimetypeapplication/epub+zip', 'mimetype first, stored');
+  const backup = await fetchDownload('ms-backup');
+  assert.equal(JSON.parse(backup.bytes.toString('utf8')).format, 'loom.project-backup/1');
+
+  // Restored as a new project: two projects of that title, the restored one opened.
+  const before = page.url();
+  await page.setInputFiles('[data-testid=ms-restore-backup]', { name: backup.name, mimeType: 'application/json', buffer: backup.bytes });
+  await page.waitForFunction((old) => location.href !== old && /#\/manuscript\/[^/]+$/.test(location.hash), before);
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid^=ms-project-]:not([data-testid=ms-project-title])').length === 2);
+  // A file that is not a backup is refused with a message, and nothing is added.
+  await page.setInputFiles('[data-testid=ms-restore-backup]', { name: 'notes.json', mimeType: 'application/json', buffer: Buffer.from('{"format": "other"}') });
+  await page.waitForSelector('[data-testid=banner-error]');
+  assert.equal(await page.locator('[data-testid^=ms-project-]:not([data-testid=ms-project-title])').count(), 2);
+  assert.deepEqual(problems, []);
+});

@@ -28,6 +28,21 @@ function button(text, testid, onClick, { cls = 'secondary small', label } = {}) 
 
 /// Draws the Manuscript view into `root`; `arg` is '<projectId>/<sceneId>' (either may be
 /// missing). Returns {destroy()}.
+// A file name from a title: letters, digits, spaces and dashes kept, the rest dropped.
+function fileName(title) {
+  return String(title ?? '').replace(/[^\p{L}\p{N} _-]+/gu, '').trim().replace(/\s+/g, '-') || 'manuscript';
+}
+
+// Hands `blob` to the browser as a download named `name`.
+function download(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const a = el('a', { attrs: { href: url, download: name } });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
 export async function manuscriptView(root, ctx, arg) {
   const { manuscript } = ctx;
   if (!manuscript) {
@@ -48,6 +63,26 @@ export async function manuscriptView(root, ctx, arg) {
   const titleInput = el('input', { attrs: { type: 'text', id: 'ms-project-title', 'data-testid': 'ms-project-title', placeholder: 'The Night Ferry', autocomplete: 'off', 'aria-label': 'New project title' } });
   titleInput.value = draft.title;
   titleInput.addEventListener('input', () => { draft.title = titleInput.value; });
+  // A backup file restored as a new project (restoreProject checks it whole before writing).
+  const restoreInput = el('input', { attrs: { type: 'file', accept: '.json,application/json', 'data-testid': 'ms-restore-backup', 'aria-label': 'Restore a project from a backup file' } });
+  restoreInput.addEventListener('change', async () => {
+    const file = restoreInput.files?.[0];
+    restoreInput.value = '';
+    if (!file) return;
+    try {
+      const { restoreProject } = await import('../export/backup.js');
+      let data;
+      try {
+        data = JSON.parse(await file.text());
+      } catch {
+        throw new Error(`${file.name} is not a Loom project backup (not JSON).`);
+      }
+      const id = await restoreProject(ctx.storage, data);
+      ctx.navigate(`#/manuscript/${id}`);
+    } catch (e) {
+      ctx.notify(e);
+    }
+  });
   const newProject = el('form', { cls: 'ms-new-project', attrs: { 'data-testid': 'ms-new-project' }, on: { submit: (e) => { e.preventDefault(); createProject(); } } }, [
     titleInput,
     el('button', { text: 'Create', cls: 'small', attrs: { type: 'submit', 'data-testid': 'ms-create-project' } }),
@@ -55,7 +90,7 @@ export async function manuscriptView(root, ctx, arg) {
   const page = el('div', { cls: 'split' }, [
     el('nav', { cls: 'panel side ms-side', attrs: { 'aria-label': 'Projects and outline' } }, [
       el('div', { cls: 'panel-head' }, [el('h2', { text: 'Projects' })]),
-      newProject, sideError, projectList, tree,
+      newProject, el('label', { cls: 'help ms-restore' }, ['Restore a backup: ', restoreInput]), sideError, projectList, tree,
     ]),
     main,
   ]);
@@ -213,9 +248,38 @@ export async function manuscriptView(root, ctx, arg) {
       ]),
       el('ul', { cls: 'ms-acts' }, acts),
       button('+ act', 'ms-add-act', () => change(() => manuscript.addAct(project.id, { title: `Act ${project.acts.length + 1}` }))),
+      el('div', { cls: 'actions ms-export' }, [
+        button('Markdown', 'ms-export-md', () => exportAs(project, 'md')),
+        button('EPUB', 'ms-export-epub', () => exportAs(project, 'epub')),
+        button('Back up', 'ms-backup', () => exportAs(project, 'backup')),
+      ]),
     );
     for (const span of tree.querySelectorAll('[data-scene-title]')) {
       span.textContent = titles.get(span.dataset.sceneTitle) || 'Untitled scene';
+    }
+  }
+
+  // ---- export and backup (docs/studio.md) ----
+
+  // Saves what is being typed, then downloads the project as Markdown, EPUB or a backup file.
+  async function exportAs(project, kind) {
+    try {
+      await flush();
+      let blob;
+      if (kind === 'md') {
+        const { projectToMarkdown } = await import('../export/markdown.js');
+        blob = new Blob([await projectToMarkdown(manuscript, project.id)], { type: 'text/markdown' });
+      } else if (kind === 'epub') {
+        const { projectToEpub } = await import('../export/epub.js');
+        blob = new Blob([await projectToEpub(manuscript, project.id)], { type: 'application/epub+zip' });
+      } else {
+        const { backupProject } = await import('../export/backup.js');
+        blob = new Blob([JSON.stringify(await backupProject(ctx.storage, project.id))], { type: 'application/json' });
+      }
+      const ext = kind === 'md' ? 'md' : kind === 'epub' ? 'epub' : 'loom-project.json';
+      download(blob, `${fileName(project.title)}.${ext}`);
+    } catch (e) {
+      ctx.notify(e);
     }
   }
 
