@@ -10,7 +10,7 @@ import { openVault } from './credentials.js';
 import { RunManager } from './runs.js';
 import { ensureModelPool, syncShippedWorkflows } from './library.js';
 import { openKnowledge } from './knowledge.js';
-import { createVoices } from './voice.js';
+import { createVoices, usesVoice } from './voice.js';
 import { createManuscript } from './manuscript.js';
 import { registerServiceWorker } from './register_sw.js';
 import { el, errorBlock } from './ui/dom.js';
@@ -126,10 +126,15 @@ async function main() {
   } catch (e) {
     notify(e);  // the studio works without it; knowledge.query steps say no base is loaded
   }
-  const runs = new RunManager({ engine, storage, secrets: (name) => vault.getKey(name) });
-  // The voices' background (a few MB) loads when the Voice panel first needs it, once per page.
-  // Once loaded, runs started from then on have it for their voice.* steps too.
+  // The voices' background (1.2 MB) loads when the Voice panel or a run with voice.* steps first
+  // needs it, once per page; once loaded, the engine's voice.* agents use it.
   const voices = createVoices({ storage, onLoad: (background) => engine.useVoice(background) });
+  const runs = new RunManager({
+    engine, storage, secrets: (name) => vault.getKey(name),
+    prepare: async (workflow) => {
+      if (usesVoice(workflow.yaml)) await voices.background();
+    },
+  });
   const manuscript = createManuscript({ storage });
   const ctx = {
     engine, storage, vault, runs, knowledge, voices, manuscript, notify,

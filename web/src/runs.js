@@ -50,11 +50,14 @@ export class RunManager {
   #now;
   #locks;
   #perform;
+  #prepare;
   #live = new Map();  // run id -> {controller, done: Promise, snapshot, text: Map(step -> streamed text)}
   #listeners = new Set();
 
+  /// `prepare(workflow)` ({name, yaml}) is awaited before a run starts or resumes: the studio
+  /// loads what the workflow's steps need (the voice background for voice.* steps) there.
   constructor({ engine, storage, secrets = async () => null, fetch = globalThis.fetch?.bind(globalThis),
-    now = Date.now, locks = globalThis.navigator?.locks, perform = performEffect } = {}) {
+    now = Date.now, locks = globalThis.navigator?.locks, perform = performEffect, prepare = async () => {} } = {}) {
     this.#engine = engine;
     this.#storage = storage;
     this.#secrets = secrets;
@@ -62,6 +65,7 @@ export class RunManager {
     this.#now = now;
     this.#locks = locks;
     this.#perform = perform;
+    this.#prepare = prepare;
   }
 
   /// Calls fn(change) on every change of a run: {runId, kind: 'events'|'finished'|'interrupted',
@@ -103,6 +107,7 @@ export class RunManager {
   /// inputs, a model the pool does not have) before anything is stored, StorageError when the
   /// record cannot be stored.
   async start({ workflow, inputs = {}, models, budget, useCache = false, parent } = {}) {
+    await this.#prepare(workflow);
     this.#engine.load(workflow.yaml, workflow.name);
     const id = newRunId();
     const options = { run_id: id, seed: Math.floor(Math.random() * 2 ** 31), use_cache: Boolean(useCache) };
@@ -144,6 +149,7 @@ export class RunManager {
         error: { code: 'bad_event_log', message: 'the run stopped before its first event was saved; start it again' } });
       return false;
     }
+    await this.#prepare({ name: record.workflow, yaml: record.yaml });
     this.#engine.load(record.yaml, record.workflow);
     const started = await this.#drive(record, events);
     return started;

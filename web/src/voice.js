@@ -51,6 +51,12 @@ export function confidenceLabel(confidence) {
   return { level, text: `${level} confidence (${c.toFixed(2)})` };
 }
 
+/// Whether a workflow's text uses a voice.* agent, so that its run needs the background (a false
+/// match only loads it early).
+export function usesVoice(yaml) {
+  return /\bagent:\s*["']?voice\.(profile|score|rank)\b/.test(String(yaml ?? ''));
+}
+
 /// A list of names from "Mara, the Quill girl" or an array; trimmed, empty ones dropped.
 export function splitNames(value) {
   const parts = Array.isArray(value) ? value : String(value ?? '').split(',');

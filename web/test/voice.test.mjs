@@ -7,9 +7,10 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { IDBFactory } from 'fake-indexeddb';
-import { ErrorCode, EngineError, loadVoiceBackground } from '../src/engine.js';
+import { ErrorCode, EngineError, loadEngine, loadVoiceBackground } from '../src/engine.js';
+import { RunManager } from '../src/runs.js';
 import { openStorage, StorageError } from '../src/storage.js';
-import { createVoices, splitPassages, splitNames, confidenceLabel, VOICES_KEY, VoiceError } from '../src/voice.js';
+import { createVoices, splitPassages, splitNames, confidenceLabel, usesVoice, VOICES_KEY, VoiceError } from '../src/voice.js';
 import { REPO } from './helpers.mjs';
 
 const BACKGROUND = path.join(REPO, 'build/voice/background.loomvb');
@@ -293,4 +294,41 @@ test('voices: a profile made against another background is rebuilt from its refe
   assert.deepEqual((await voices.get('Mara')).profile.background, voices.info.fingerprint, 'and stored');
   const s = await voices.score('Mara', MARA_AGAIN);
   assert.ok(s.score > 50, `score ${s.score}`);
+});
+
+test('a run with voice.* steps gets the background first (RunManager prepare, as the studio wires it)', async (t) => {
+  const { storage } = await setup(t);
+  const engine = await loadEngine();
+  t.after(() => engine.dispose());
+  const loaded = [];
+  const voices = createVoices({
+    storage, locks: null, onLoad: (bg) => engine.useVoice(bg),
+    loadBackground: async () => {
+      const bg = await loadVoiceBackground(new Uint8Array(bytes));
+      loaded.push(bg);
+      return bg;
+    },
+  });
+  t.after(() => { for (const bg of loaded) bg.delete(); });
+  const prepared = [];
+  const runs = new RunManager({
+    engine, storage, locks: null,
+    prepare: async (workflow) => {
+      prepared.push(workflow.name);
+      if (usesVoice(workflow.yaml)) await voices.background();
+    },
+  });
+  const yaml = await readFile(path.join(REPO, 'workflows/examples/voice_check.yaml'), 'utf8');
+  assert.equal(usesVoice(yaml), true);
+  assert.equal(usesVoice('steps:\n  - {id: a, agent: text.template, with: {template: "voice.score"}}'), false);
+  const id = await runs.start({ workflow: { name: 'voice_check', yaml },
+    inputs: { character: 'Mara', references: MARA, draft: HISTORIAN } });
+  const result = await runs.finished(id);
+  assert.equal(result.status, 'succeeded', JSON.stringify(result.error));
+  // The step scored with the loaded background: the same number the background gives directly.
+  const bg = loaded[0];
+  assert.equal(result.outputs.score, bg.score(bg.profile({ name: 'Mara', references: MARA }), HISTORIAN).score);
+  assert.ok(result.outputs.evidence.length >= 3);
+  assert.deepEqual(prepared, ['voice_check']);
+  assert.equal(loaded.length, 1, 'the background was loaded once, for the run');
 });
