@@ -16,6 +16,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mulberry32 } from '../../tools/mulberry32.mjs';
 import { STOPWORDS, tokenize } from './analysis.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -218,17 +219,6 @@ export function loadCorpus({ limitMb = 0 } = {}) {
 
 // ---------------------------------------------------------------- queries
 
-/// mulberry32: a small seeded PRNG, floats in [0, 1).
-export function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /// Deterministic queries: `count` sampled (lengths 1, 2, 3 in turn) then the fixed list.
 /// chunkTerms: the analyzed terms of each chunk (for the stems' document frequencies).

@@ -5,23 +5,14 @@
 // A task is what the Loom binary scores (`name`, `profiles` [{name, references}], `candidates`)
 // plus what the metrics need: `truth` (each candidate's profile index) for the classification
 // tracks, `foreign` (the share of each candidate's words taken from another voice) for ranking.
+import { mulberry32 } from '../../tools/mulberry32.mjs';
+
 export const REFERENCES = 3;
 export const AUTHOR_HELD_OUT = 20;
 export const CHARACTER_HELD_OUT = 15;
 export const BLOCKS = 20;
 export const RANKING_LEVELS = [0, 0.25, 0.5, 0.75, 1];
 
-/// mulberry32: a small seeded PRNG, floats in [0, 1).
-export function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /// The generator of one label ("authors_fewshot/0"): the seed mixed with the label's FNV-1a hash.
 function rngFor(seed, label) {

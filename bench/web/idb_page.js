@@ -10,21 +10,11 @@
 // Every case gets a fresh database (deleted before and after). Each call returns milliseconds
 // from performance.now(), which the page's cross-origin isolation makes fine-grained.
 import { openStorage } from '../../web/src/storage.js';
+import { mulberry32 } from '../../tools/mulberry32.mjs';
 
 const RUN = 'bench-run';
 
-// ---- events shaped like the engine's (docs/host-protocol.md), from a seeded generator
-
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// ---- events shaped like the engine's (docs/host-protocol.md), from a seeded generator (mulberry32)
 
 const WORDS = ('the lighthouse stood empty for a year nobody wanted post after accident ansel took job ' +
   'because it paid in advance he counted ships to stay awake on ninth night ship had not ran aground ' +

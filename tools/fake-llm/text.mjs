@@ -18,6 +18,8 @@
 //   deltas   streaming splits the text into pieces of 1 to 3 words (from a second PRNG stream
 //            of the same seed); the pieces joined give back the text exactly.
 
+import { mulberry32 } from '../mulberry32.mjs';
+
 // About two hundred ordinary words, no two alike.
 export const WORDS = [
   'the', 'a', 'small', 'house', 'stood', 'near', 'river', 'and', 'old', 'woman', 'walked', 'slowly',
@@ -59,17 +61,6 @@ export function fnv1a(parts) {
   return h >>> 0;
 }
 
-/** mulberry32: a tiny seeded PRNG; next() returns a float in [0, 1). */
-export function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Whitespace-separated words: the fake's token count. */
 export function countWords(text) {
@@ -93,7 +84,7 @@ function naturalWords(seed, lastUser) {
   const length = directive ? Math.min(Number(directive[1]), MAX_DIRECTIVE_WORDS) : 30 + (seed % 51);
   const echoed = lastUser.replace(DIRECTIVES, ' ').trim().split(/\s+/).filter(Boolean).slice(0, 8);
   const words = `Echo: ${echoed.join(' ')}.`.split(' ').filter(Boolean);
-  const next = prng(seed);
+  const next = mulberry32(seed);
   while (words.length < length) {
     const sentence = 4 + pick(next, 9);
     for (let i = 0; i < sentence && words.length < length; i += 1) {
@@ -116,7 +107,7 @@ export function splitDeltas(text, seed) {
     if (pieces.length) pieces[pieces.length - 1] += trailing;
     else pieces.push(trailing);
   }
-  const next = prng((seed ^ 0x9e3779b9) >>> 0);
+  const next = mulberry32((seed ^ 0x9e3779b9) >>> 0);
   const deltas = [];
   for (let i = 0; i < pieces.length;) {
     const n = 1 + pick(next, 3);
