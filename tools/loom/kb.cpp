@@ -14,19 +14,13 @@
 
 #include "extract.hpp"
 #include "files.hpp"
+#include "report.hpp"
 
 namespace loom::cli {
 namespace fs = std::filesystem;
 using knowledge::KnowledgeBase;
 
 namespace {
-
-int fail(int code, const std::string& message, const std::string& hint = {}) {
-  std::fprintf(stderr, "loom: %s\n", message.c_str());
-  if (!hint.empty()) std::fprintf(stderr, "  hint: %s\n", hint.c_str());
-  return code;
-}
-int fail(int code, const Error& e) { return fail(code, e.message, e.hint); }
 
 // "3" or "3.2" as the engine's {chapter, scene}; the engine checks the range.
 Result<Json> position_json(const std::string& text, const char* option) {

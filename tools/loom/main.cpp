@@ -18,6 +18,7 @@
 #include "host.hpp"
 #include "http.hpp"
 #include "kb.hpp"
+#include "report.hpp"
 #include "voice.hpp"
 #include "loom/loom.hpp"
 #include "models.hpp"
@@ -35,11 +36,7 @@ void on_sigint(int) {
   std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
 }
 
-int usage_error(const std::string& message, const std::string& hint = {}) {
-  std::fprintf(stderr, "loom: %s\n", message.c_str());
-  if (!hint.empty()) std::fprintf(stderr, "  hint: %s\n", hint.c_str());
-  return 2;
-}
+int usage_error(const std::string& message, const std::string& hint = {}) { return fail(2, message, hint); }
 
 // --input k=v: the value is read as the declared type of input k.
 Result<Json> parse_input_value(const Workflow& wf, const std::string& name, const std::string& text) {

@@ -10,18 +10,12 @@
 #include <fstream>
 
 #include "files.hpp"
+#include "report.hpp"
 
 namespace loom::cli {
 namespace fs = std::filesystem;
 
 namespace {
-
-int fail(int code, const std::string& message, const std::string& hint = {}) {
-  std::fprintf(stderr, "loom: %s\n", message.c_str());
-  if (!hint.empty()) std::fprintf(stderr, "  hint: %s\n", hint.c_str());
-  return code;
-}
-int fail(int code, const Error& e) { return fail(code, e.message, e.hint); }
 
 Error missing_background(const std::string& tried) {
   return make_error(ErrorCode::kBadArgument, "no voice background found (looked at " + tried + ")",
