@@ -6,6 +6,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
+import { startServer } from '../tools/serve.mjs';
 
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -21,6 +22,30 @@ export function studioSkip() {
 /// Chromium, headless.
 export function launchChromium() {
   return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+}
+
+/// The built studio served by tools/serve.mjs on a free port, and a Chromium; both are closed when
+/// the test `t` ends. Returns {browser, port, base}.
+export async function studioInBrowser(t) {
+  const { server, port } = await startServer({ port: 0, host: '127.0.0.1' });
+  const browser = await launchChromium();
+  t.after(async () => {
+    await browser.close();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+  return { browser, port, base: `http://127.0.0.1:${port}/` };
+}
+
+/// The page's uncaught errors and console errors as they come (CSP reports of inline styles in
+/// CodeMirror's contenteditable aside): a test asserts the list stays empty.
+export function pageProblems(page) {
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/^Applying inline style violates/.test(m.text())) problems.push(m.text());
+  });
+  return problems;
 }
 
 /// Waits until the studio says it is ready (body[data-ready]) and fails with what the page shows

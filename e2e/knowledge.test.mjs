@@ -3,8 +3,7 @@
 // knowledge.query step showing what went into the prompt and why.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { launchChromium, studioSkip, studioReady } from './browser.mjs';
-import { startServer } from '../tools/serve.mjs';
+import { studioSkip, studioReady, studioInBrowser, pageProblems } from './browser.mjs';
 
 const skip = studioSkip();
 
@@ -21,19 +20,9 @@ async function addEntry(page, { name, aliases = '', category, inclusion, chapter
 }
 
 test('the knowledge panel: add, keep, search, and the context a step gets', { skip }, async (t) => {
-  const { server, port } = await startServer({ port: 0, host: '127.0.0.1' });
-  const browser = await launchChromium();
-  t.after(async () => {
-    await browser.close();
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-  });
+  const { browser, port } = await studioInBrowser(t);
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/^Applying inline style violates/.test(m.text())) problems.push(m.text());
-  });
+  const problems = pageProblems(page);
   await page.goto(`http://127.0.0.1:${port}/#/knowledge`);
   await studioReady(page);
 

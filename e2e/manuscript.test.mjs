@@ -5,8 +5,7 @@
 // Run: node --test e2e/manuscript.test.mjs   (needs build/web: tools/build --web; /usr/bin/chromium)
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { launchChromium, studioSkip, studioReady } from './browser.mjs';
-import { startServer } from '../tools/serve.mjs';
+import { studioSkip, studioReady, studioInBrowser, pageProblems } from './browser.mjs';
 
 const skip = studioSkip();
 
@@ -21,19 +20,9 @@ async function waitSaved(page) {
 }
 
 test('the manuscript view: outline, autosave over a reload, revisions with a diff and restore, reordering', { skip }, async (t) => {
-  const { server, port } = await startServer({ port: 0, host: '127.0.0.1' });
-  const browser = await launchChromium();
-  t.after(async () => {
-    await browser.close();
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-  });
+  const { browser, port } = await studioInBrowser(t);
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/^Applying inline style violates/.test(m.text())) problems.push(m.text());
-  });
+  const problems = pageProblems(page);
   await page.goto(`http://127.0.0.1:${port}/`);
   await studioReady(page);
 
@@ -185,17 +174,10 @@ test('the manuscript view: outline, autosave over a reload, revisions with a dif
 });
 
 test('the manuscript view: Markdown and EPUB downloads, a backup restored as a new project', { skip }, async (t) => {
-  const { server, port } = await startServer({ port: 0, host: '127.0.0.1' });
-  const browser = await launchChromium();
-  t.after(async () => {
-    await browser.close();
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-  });
+  const { browser, port } = await studioInBrowser(t);
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1400, height: 1000 } });
   const page = await context.newPage();
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(e.message));
+  const problems = pageProblems(page);
   await page.goto(`http://127.0.0.1:${port}/#/manuscript`);
   await studioReady(page);
   await page.waitForSelector('[data-testid=ms-new-project]');

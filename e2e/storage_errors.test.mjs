@@ -3,8 +3,7 @@
 // that refuses IndexedDB (private mode, storage disabled) gets a message saying so.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { launchChromium, studioSkip } from './browser.mjs';
-import { startServer } from '../tools/serve.mjs';
+import { studioSkip, studioInBrowser } from './browser.mjs';
 
 const skip = studioSkip();
 
@@ -14,13 +13,7 @@ async function ready(page) {
 }
 
 test('storage errors: clear messages, nothing stored is lost', { skip }, async (t) => {
-  const { server, port } = await startServer({ port: 0, host: '127.0.0.1' });
-  const browser = await launchChromium();
-  t.after(async () => {
-    await browser.close();
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-  });
+  const { browser, port } = await studioInBrowser(t);
   const base = `http://127.0.0.1:${port}/`;
 
   await t.test('the disk fills up mid-run: the run stops and says why; Resume finishes it, the log has no gap', async () => {

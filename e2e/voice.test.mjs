@@ -6,7 +6,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { launchChromium, studioSkip, studioReady } from './browser.mjs';
+import { launchChromium, studioSkip, studioReady , pageProblems } from './browser.mjs';
 import { startServer } from '../tools/serve.mjs';
 
 const skip = studioSkip();
@@ -54,11 +54,7 @@ test('the voice panel: build a voice, see its chart, score and rank passages, ke
     await stopServer();
   });
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/^Applying inline style violates/.test(m.text())) problems.push(m.text());
-  });
+  const problems = pageProblems(page);
   await page.goto(`http://127.0.0.1:${port}/`);
   await studioReady(page);
 
