@@ -6,7 +6,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { launchChromium, studioSkip, studioReady , pageProblems } from './browser.mjs';
+import { launchChromium, pageProblems, studioSkip, studioReady } from './browser.mjs';
 import { startServer } from '../tools/serve.mjs';
 
 const skip = studioSkip();
