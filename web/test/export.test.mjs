@@ -6,11 +6,12 @@ import assert from 'node:assert/strict';
 import { IDBFactory } from 'fake-indexeddb';
 import JSZip from 'jszip';
 import { DOMParser } from '@xmldom/xmldom';
-import { openStorage, StorageError } from '../src/storage.js';
+import { openStorage } from '../src/storage.js';
 import { createManuscript } from '../src/manuscript.js';
 import { projectToMarkdown } from '../src/export/markdown.js';
 import { projectToEpub } from '../src/export/epub.js';
 import { backupProject, restoreProject, BACKUP_FORMAT } from '../src/export/backup.js';
+import { rejectsWithStorageError } from './helpers.mjs';
 
 async function open() {
   const storage = await openStorage({ indexedDB: new IDBFactory() });
@@ -47,15 +48,6 @@ async function novel(ms) {
   return { p, act1, act2, fog, harbour, sea, a, b, empty, c, d };
 }
 
-async function rejectsWith(promise, code, pattern) {
-  await assert.rejects(promise, (e) => {
-    assert.ok(e instanceof StorageError, `a StorageError, got ${e?.name}: ${e?.message}`);
-    assert.equal(e.code, code, e.message);
-    if (pattern) assert.match(e.message, pattern);
-    return true;
-  });
-}
-
 // Parses `text` as XML and fails on any error or fatal error (a real, strict XML parser).
 function parseXml(text, name) {
   return new DOMParser({
@@ -86,7 +78,7 @@ test('Markdown: title, acts, chapters, scenes in outline order with breaks; empt
       '<!-- scene: Swell -->\nSecond swell.',
     ].join('\n\n') + '\n');
     assert.doesNotMatch(md, /Empty/, 'the empty scene and its break are left out');
-    await rejectsWith(projectToMarkdown(ms, 'nope'), 'not_found');
+    await rejectsWithStorageError(projectToMarkdown(ms, 'nope'), 'not_found');
   });
 });
 
@@ -173,8 +165,8 @@ test('EPUB: mimetype first and stored, container -> OPF, spine in chapter order,
       ['The Night Ferry', 'Act I', 'Harbour', 'Fog', 'Act II', 'Open Sea']);
     for (const name of names.filter((x) => x.endsWith('.xhtml'))) parseXml(await zip.file(name).async('string'), name);
 
-    await rejectsWith(projectToEpub(ms, 'nope'), 'not_found');
-    await rejectsWith(projectToEpub(ms, n.p.id, { lang: 'en"><x' }), 'bad_argument', /lang/);
+    await rejectsWithStorageError(projectToEpub(ms, 'nope'), 'not_found');
+    await rejectsWithStorageError(projectToEpub(ms, n.p.id, { lang: 'en"><x' }), 'bad_argument', /lang/);
   });
 });
 
@@ -232,7 +224,7 @@ test('backup -> restore into a fresh browser profile gives the same outline, tex
     assert.equal(backup.scenes.length, 5);
     assert.equal(backup.revisions.length, 6, 'a, b, the empty one and c with one revision each, d with two');
     assert.doesNotMatch(JSON.stringify(backup), /do-not-export|credential|keyring/);
-    await rejectsWith(backupProject(first.storage, 'nope'), 'not_found');
+    await rejectsWithStorageError(backupProject(first.storage, 'nope'), 'not_found');
   } finally {
     await first.storage.close();
   }
@@ -310,8 +302,8 @@ test('a bad backup is refused with bad_argument naming the problem, and nothing 
       [variant((b) => { b.revisions = undefined; }), /'revisions'/],
     ];
     for (const [backup, pattern] of cases) {
-      await rejectsWith(restoreProject(storage, backup), 'bad_argument', pattern);
-      await rejectsWith(restoreProject(storage, backup, { asNew: false }), 'bad_argument', pattern);
+      await rejectsWithStorageError(restoreProject(storage, backup), 'bad_argument', pattern);
+      await rejectsWithStorageError(restoreProject(storage, backup, { asNew: false }), 'bad_argument', pattern);
     }
     assert.deepEqual(await counts(), before, 'nothing of a refused backup was written');
 
@@ -325,7 +317,7 @@ test('a bad backup is refused with bad_argument naming the problem, and nothing 
       b.scenes.forEach((s) => { s.project = 'a-new-project'; });
     });
     const withOther = await counts();
-    await rejectsWith(restoreProject(storage, clash, { asNew: false }), 'conflict');
+    await rejectsWithStorageError(restoreProject(storage, clash, { asNew: false }), 'conflict');
     assert.deepEqual(await counts(), withOther);
     assert.equal(await ms.getProject('a-new-project'), undefined);
   });
@@ -354,8 +346,8 @@ test('restore with asNew: false replaces the project of that id whole; a failed 
       return add.apply(this, args);
     };
     try {
-      await rejectsWith(restoreProject(storage, backup), 'quota_exceeded');
-      await rejectsWith(restoreProject(storage, backup, { asNew: false }), 'quota_exceeded');
+      await rejectsWithStorageError(restoreProject(storage, backup), 'quota_exceeded');
+      await rejectsWithStorageError(restoreProject(storage, backup, { asNew: false }), 'quota_exceeded');
     } finally {
       IDBObjectStore.prototype.add = add;
     }

@@ -3,6 +3,9 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import assert from 'node:assert/strict';
+import { IDBObjectStore } from 'fake-indexeddb';
+import { StorageError } from '../src/storage.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -88,4 +91,28 @@ export function thrown(fn, type = Error) {
     return e;
   }
   throw new Error(`expected a ${type.name}, but nothing was thrown`);
+}
+
+/// Fails unless `promise` rejects with a StorageError of `code` (and a message matching `pattern`).
+export async function rejectsWithStorageError(promise, code, pattern) {
+  await assert.rejects(promise, (e) => {
+    assert.ok(e instanceof StorageError, `a StorageError, got ${e?.name}: ${e?.message}`);
+    assert.equal(e.code, code, e.message);
+    if (pattern) assert.match(e.message, pattern);
+    return true;
+  });
+}
+
+/// Runs fn with IDBObjectStore.prototype[method] replaced by replacement(original, ...args)
+/// (fake-indexeddb's stores: a write that fails, a quota error), restored afterwards.
+export async function patched(method, replacement, fn) {
+  const original = IDBObjectStore.prototype[method];
+  IDBObjectStore.prototype[method] = function (...args) {
+    return replacement.call(this, original, ...args);
+  };
+  try {
+    return await fn();
+  } finally {
+    IDBObjectStore.prototype[method] = original;
+  }
 }

@@ -2,9 +2,10 @@
 import 'fake-indexeddb/auto';  // idb checks `instanceof IDBDatabase` etc. against the globals
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { IDBFactory, IDBObjectStore } from 'fake-indexeddb';
-import { openStorage, StorageError } from '../src/storage.js';
+import { IDBFactory } from 'fake-indexeddb';
+import { openStorage } from '../src/storage.js';
 import { createManuscript, countWords, AUTOSAVE_WINDOW_MS } from '../src/manuscript.js';
+import { rejectsWithStorageError, patched } from './helpers.mjs';
 
 // A clock the test moves: now() returns t.value.
 function clock(start = 1_000_000) {
@@ -20,28 +21,6 @@ async function withManuscript(fn) {
     return await fn(createManuscript({ storage, now: time.now }), time, storage);
   } finally {
     await storage.close();
-  }
-}
-
-async function rejectsWith(promise, code, pattern) {
-  await assert.rejects(promise, (e) => {
-    assert.ok(e instanceof StorageError, `a StorageError, got ${e?.name}: ${e?.message}`);
-    assert.equal(e.code, code, e.message);
-    if (pattern) assert.match(e.message, pattern);
-    return true;
-  });
-}
-
-// Replaces IDBObjectStore.prototype[method] for the duration of fn.
-async function patched(method, replacement, fn) {
-  const original = IDBObjectStore.prototype[method];
-  IDBObjectStore.prototype[method] = function (...args) {
-    return replacement.call(this, original, ...args);
-  };
-  try {
-    return await fn();
-  } finally {
-    IDBObjectStore.prototype[method] = original;
   }
 }
 
@@ -82,9 +61,9 @@ test('the tree is built in order, and positions insert where asked', async () =>
     assert.equal(scene.status, 'idea');
     assert.deepEqual(scene.beats, []);
     assert.match(scene.id, /^[0-9a-f-]{36}$/);
-    await rejectsWith(ms.addScene(n.p.id, { chapter: n.ch1.id }, 9), 'bad_argument', /index/);
-    await rejectsWith(ms.addScene(n.p.id, { chapter: 'nope' }), 'not_found');
-    await rejectsWith(ms.addChapter('nope', { act: n.act1.id }), 'not_found');
+    await rejectsWithStorageError(ms.addScene(n.p.id, { chapter: n.ch1.id }, 9), 'bad_argument', /index/);
+    await rejectsWithStorageError(ms.addScene(n.p.id, { chapter: 'nope' }), 'not_found');
+    await rejectsWithStorageError(ms.addChapter('nope', { act: n.act1.id }), 'not_found');
     assert.equal((await ms.scenes(n.p.id)).length, 5, 'the refused scenes were not stored');
   });
 });
@@ -103,9 +82,9 @@ test('move: a scene within and across chapters, a chapter across acts, an act', 
     assert.deepEqual((await ms.scenes(n.p.id)).map((s) => s.title), ['d', 'a', 'b', 'c'], 'order follows the tree');
 
     const before = await outline(ms, n.p.id);
-    await rejectsWith(ms.move(n.p.id, { kind: 'scene', id: n.a.id, to: { chapter: n.ch2.id, index: 5 } }), 'bad_argument', /index/);
-    await rejectsWith(ms.move(n.p.id, { kind: 'scene', id: 'nope', to: { index: 0 } }), 'not_found');
-    await rejectsWith(ms.move(n.p.id, { kind: 'book', id: n.a.id, to: { index: 0 } }), 'bad_argument', /kind/);
+    await rejectsWithStorageError(ms.move(n.p.id, { kind: 'scene', id: n.a.id, to: { chapter: n.ch2.id, index: 5 } }), 'bad_argument', /index/);
+    await rejectsWithStorageError(ms.move(n.p.id, { kind: 'scene', id: 'nope', to: { index: 0 } }), 'not_found');
+    await rejectsWithStorageError(ms.move(n.p.id, { kind: 'book', id: n.a.id, to: { index: 0 } }), 'bad_argument', /kind/);
     assert.deepEqual(await outline(ms, n.p.id), before, 'a refused move changes nothing');
   });
 });
@@ -121,9 +100,9 @@ test('updateScene: each bad field is named with bad_argument and nothing is stor
       [{ pov: null }, /'pov'/], [{ text: 'sneaky' }, /'text'.*saveText/], [{ id: 'x' }, /'id'/],
       [{ title: 'ok', order: 3 }, /'order'/], [null, /object/],
     ];
-    for (const [patch, pattern] of cases) await rejectsWith(ms.updateScene(a.id, patch), 'bad_argument', pattern);
+    for (const [patch, pattern] of cases) await rejectsWithStorageError(ms.updateScene(a.id, patch), 'bad_argument', pattern);
     assert.deepEqual(await ms.getScene(a.id), updated, 'nothing of the refused patches was stored');
-    await rejectsWith(ms.updateScene('nope', { pov: 'Mara' }), 'not_found');
+    await rejectsWithStorageError(ms.updateScene('nope', { pov: 'Mara' }), 'not_found');
   });
 });
 
@@ -164,10 +143,10 @@ test('saveText stores the text and a revision; autosaves coalesce within the win
     assert.equal((await ms.getScene(a.id)).text, 'Mara watched the ferry go.');
     assert.equal(await ms.revision(a.id, 99), undefined);
 
-    await rejectsWith(ms.saveText(a.id, 'x', { kind: 'typed' }), 'bad_argument', /origin\.kind/);
-    await rejectsWith(ms.saveText(a.id, 'x', { kind: 'manual', mood: 1 }), 'bad_argument', /origin\.mood/);
-    await rejectsWith(ms.saveText(a.id, 42, { kind: 'manual' }), 'bad_argument', /'text'/);
-    await rejectsWith(ms.saveText('nope', 'x', { kind: 'manual' }), 'not_found');
+    await rejectsWithStorageError(ms.saveText(a.id, 'x', { kind: 'typed' }), 'bad_argument', /origin\.kind/);
+    await rejectsWithStorageError(ms.saveText(a.id, 'x', { kind: 'manual', mood: 1 }), 'bad_argument', /origin\.mood/);
+    await rejectsWithStorageError(ms.saveText(a.id, 42, { kind: 'manual' }), 'bad_argument', /'text'/);
+    await rejectsWithStorageError(ms.saveText('nope', 'x', { kind: 'manual' }), 'not_found');
     assert.equal((await ms.revisions(a.id)).length, 6);
     assert.equal((await ms.getScene(a.id)).text, 'Mara watched the ferry go.');
   });
@@ -184,7 +163,7 @@ test('restore makes an old text current as a new revision and deletes nothing; d
     assert.equal((await ms.getScene(a.id)).text, 'The cat sat on the mat.');
     assert.deepEqual((await ms.revisions(a.id)).map((r) => r.n), [3, 2, 1]);
     assert.equal((await ms.revision(a.id, 2)).text, 'The dog sat on the warm mat.');
-    await rejectsWith(ms.restore(a.id, 7), 'not_found');
+    await rejectsWithStorageError(ms.restore(a.id, 7), 'not_found');
 
     const d = await ms.diff(a.id, 1, 2);
     assert.deepEqual(d, [
@@ -195,7 +174,7 @@ test('restore makes an old text current as a new revision and deletes nothing; d
     assert.equal(join(['equal', 'delete']), 'The cat sat on the mat.');
     assert.equal(join(['equal', 'insert']), 'The dog sat on the warm mat.');
     assert.deepEqual(await ms.diff(a.id, 1, 3), [{ op: 'equal', text: 'The cat sat on the mat.' }]);
-    await rejectsWith(ms.diff(a.id, 1, 9), 'not_found');
+    await rejectsWithStorageError(ms.diff(a.id, 1, 9), 'not_found');
   });
 });
 
@@ -234,7 +213,7 @@ test('totals count words per scene, chapter, act and project', async () => {
     assert.deepEqual(t.acts, { [n.act1.id]: 5, [n.act2.id]: 5 });
     assert.deepEqual(t.chapters, { [n.ch1.id]: 3, [n.ch2.id]: 2, [n.ch3.id]: 5 });
     assert.deepEqual(t.scenes, { [n.a.id]: 3, [n.b.id]: 0, [n.c.id]: 2, [n.d.id]: 5 });
-    await rejectsWith(ms.totals('nope'), 'not_found');
+    await rejectsWithStorageError(ms.totals('nope'), 'not_found');
   });
 });
 
@@ -251,10 +230,10 @@ test('a failed write loses nothing: neither the text nor the revisions saved bef
       if (this.name === 'scenes') throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
       return put.apply(this, args);
     }, async () => {
-      await rejectsWith(ms.saveText(n.a.id, 'A new beginning.', { kind: 'manual' }), 'quota_exceeded');
+      await rejectsWithStorageError(ms.saveText(n.a.id, 'A new beginning.', { kind: 'manual' }), 'quota_exceeded');
       // An autosave into the coalescing revision fails too: its old text stays.
-      await rejectsWith(ms.saveText(n.a.id, 'Three hours of prose, and lost.', { kind: 'autosave' }), 'quota_exceeded');
-      await rejectsWith(ms.restore(n.a.id, 1), 'quota_exceeded');
+      await rejectsWithStorageError(ms.saveText(n.a.id, 'Three hours of prose, and lost.', { kind: 'autosave' }), 'quota_exceeded');
+      await rejectsWithStorageError(ms.restore(n.a.id, 1), 'quota_exceeded');
     });
     // The revision's add fails as a request, the way a browser reports a full disk.
     await patched('add', function (add, ...args) {
@@ -266,14 +245,14 @@ test('a failed write loses nothing: neither the text nor the revisions saved bef
         },
       });
     }, async () => {
-      await rejectsWith(ms.saveText(n.a.id, 'A new beginning.', { kind: 'generated' }), 'quota_exceeded');
+      await rejectsWithStorageError(ms.saveText(n.a.id, 'A new beginning.', { kind: 'generated' }), 'quota_exceeded');
     });
     // A delete that fails halfway leaves the whole project.
     await patched('delete', function (del, ...args) {
       if (this.name === 'projects') throw new DOMException('Something broke.', 'UnknownError');
       return del.apply(this, args);
     }, async () => {
-      await rejectsWith(ms.deleteProject(n.p.id), 'unavailable');
+      await rejectsWithStorageError(ms.deleteProject(n.p.id), 'unavailable');
     });
 
     assert.deepEqual(await ms.getScene(n.a.id), before.scene);

@@ -2,8 +2,9 @@
 import 'fake-indexeddb/auto';  // idb checks `instanceof IDBDatabase` etc. against the globals
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { IDBFactory, IDBObjectStore } from 'fake-indexeddb';
+import { IDBFactory } from 'fake-indexeddb';
 import { openStorage, StorageError, MIGRATIONS } from '../src/storage.js';
+import { patched } from './helpers.mjs';
 
 function clock(start = 1000) {
   let t = start;
@@ -33,19 +34,6 @@ const ev = (seq, type = 'step_succeeded') => ({ seq, type, step: `s${seq}` });
 
 function run(id, started, status = 'succeeded') {
   return { id, workflow: 'scene', yaml: 'name: scene\n', inputs: { a: 1 }, options: {}, status, started };
-}
-
-// Replaces IDBObjectStore.prototype[method] for the duration of fn.
-async function patched(method, replacement, fn) {
-  const original = IDBObjectStore.prototype[method];
-  IDBObjectStore.prototype[method] = function (...args) {
-    return replacement.call(this, original, ...args);
-  };
-  try {
-    return await fn();
-  } finally {
-    IDBObjectStore.prototype[method] = original;
-  }
 }
 
 test('events: batches appended out of order read back in seq order, per run', async () => {
