@@ -233,13 +233,10 @@ class Voices {
 
   // The profiles of the named voices, leaving out `self` and names that are not stored.
   async #cast(names, self) {
-    const out = [];
-    for (const n of names) {
-      if (n === self) continue;
-      const record = await this.get(n);
-      if (record) out.push({ name: record.name, references: record.references });
-    }
-    return out;
+    if (!names.length) return [];
+    const stored = new Map((await this.#read()).map((v) => [v.name, v]));
+    return names.filter((n) => n !== self && stored.has(n))
+      .map((n) => ({ name: n, references: stored.get(n).references }));
   }
 
   /// Removes voice `name` (nothing when there is none).
