@@ -43,13 +43,14 @@ std::string hex16(std::uint64_t v) {
 
 // The contexts' totals and distinct continuations from the n-gram counts.
 void derive_contexts(detail::CharCounts& c) {
-  for (const auto& [key, count] : c.grams.sorted()) {
+  c.grams.for_each([&c](std::uint64_t key, std::uint32_t count) {
     int order = 0;
     for (std::uint64_t k = key; k; k >>= 8) ++order;
     const std::uint64_t ctx = detail::context_of(key, order);
     c.followers.add(ctx, count);
     c.distinct.add(ctx, 1);
-  }
+  });
+
 }
 
 void write_table(loom::detail::Writer& w, const detail::CountTable& t) {
@@ -63,16 +64,19 @@ void write_table(loom::detail::Writer& w, const detail::CountTable& t) {
   }
 }
 
-bool read_table(loom::detail::Reader& r, detail::CountTable& t) {
+// A table as write_table wrote it: keys strictly increasing, none above `max_key`, counts 1..2^32-1;
+// adds the counts up into `total`.
+bool read_table(loom::detail::Reader& r, detail::CountTable& t, std::uint64_t max_key, std::uint64_t& total) {
   const std::uint64_t n = r.count();
   t.reserve(static_cast<std::size_t>(n));
   std::uint64_t key = 0;
   for (std::uint64_t i = 0; i < n && r.ok(); ++i) {
     const std::uint64_t gap = r.varint();
     const std::uint64_t count = r.varint();
-    if (!r.ok() || gap == 0 || key + gap < key || count == 0 || count > 0xFFFFFFFFu) return false;
+    if (!r.ok() || gap == 0 || key + gap < key || key + gap > max_key || count == 0 || count > 0xFFFFFFFFu) return false;
     key += gap;
     t.add(key, static_cast<std::uint32_t>(count));
+    total += count;
   }
   return r.ok();
 }
@@ -230,12 +234,12 @@ Result<Background> Background::load(std::string_view bytes) {
     if (!(sd > 0) || !std::isfinite(sd)) return corrupt("a style spread is not positive");
     im->style_sd.push_back(sd);
   }
-  if (!read_table(r, im->chars.grams)) return corrupt("character n-grams");
-  for (const auto& [key, count] : im->chars.grams.sorted()) {
-    if ((key >> (8 * detail::kMaxOrder)) != 0) return corrupt("an n-gram longer than the model's order");
-    (void)count;
+  // An n-gram packs at most kMaxOrder bytes; a word key is any 64-bit value.
+  std::uint64_t grams_total = 0;
+  if (!read_table(r, im->chars.grams, (1ULL << (8 * detail::kMaxOrder)) - 1, grams_total)) {
+    return corrupt("character n-grams (or one longer than the model's order)");
   }
-  if (!read_table(r, im->words)) return corrupt("words");
+  if (!read_table(r, im->words, ~0ULL, im->word_total)) return corrupt("words");
   im->unrelated_mean = r.f64();
   im->unrelated_sd = r.f64();
   im->same_mean = r.f64();
@@ -243,10 +247,6 @@ Result<Background> Background::load(std::string_view bytes) {
   if (!std::isfinite(im->unrelated_mean) || !(im->unrelated_sd > 0) || !std::isfinite(im->unrelated_sd) ||
       !(im->same_mean > im->unrelated_mean) || !std::isfinite(im->same_mean)) {
     return corrupt("calibration values out of range");
-  }
-  for (const auto& [key, count] : im->words.sorted()) {
-    im->word_total += count;
-    (void)key;
   }
   im->vocabulary = im->words.size();
   derive_contexts(im->chars);

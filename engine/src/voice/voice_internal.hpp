@@ -57,6 +57,13 @@ class CountTable {
     }
   }
   std::size_t size() const { return size_; }
+  /// fn(key, count) for every entry, in no particular order (sums, derived tables).
+  template <typename Fn>
+  void for_each(Fn&& fn) const {
+    for (std::size_t i = 0; i < keys_.size(); ++i) {
+      if (keys_[i] != 0) fn(keys_[i], counts_[i]);
+    }
+  }
   /// (key, count) pairs sorted by key: a stable order for snapshots.
   std::vector<std::pair<std::uint64_t, std::uint32_t>> sorted() const;
   void reserve(std::size_t n);
