@@ -559,10 +559,23 @@ test('faults: context_too_long is a 400 in each provider shape', async () => {
   assert.match(gj.error.message, /^The input token count \(\d+\) exceeds the maximum number of tokens allowed \(\d+\)\.$/);
 });
 
+test('faults: reply answers with the scripted text, streamed or not, with its own counts', async () => {
+  const text = 'The harbour was quiet, she said, and nobody believed her.';
+  await faults('gpt-test', [{ type: 'reply', text }, { type: 'reply', text }]);
+  const o = await (await call.openai(oa())).json();
+  assert.equal(o.choices[0].message.content, text);
+  assert.equal(o.choices[0].finish_reason, 'stop');
+  assert.equal(o.usage.completion_tokens, words(text));
+  const streamed = sseJson((await readAll(await call.openai(oa({ stream: true })))).text).map((e) => e.data);
+  assert.equal(streamed.map((c) => c.choices[0]?.delta?.content ?? '').join(''), text);
+  const after = await (await call.openai(oa())).json();
+  assert.notEqual(after.choices[0].message.content, text, 'a reply is used once');
+});
+
 test('faults: a bad fault is refused and nothing is queued', async () => {
   for (const body of [{ faults: [] }, { model: 'm', faults: 'x' }, { model: 'm', faults: [{ type: 'nope' }] },
     { model: 'm', faults: [{ type: 'latency' }] }, { model: 'm', faults: [{ type: 'status', status: 200 }] },
-    { model: 'm', faults: [{ type: 'cut', after: -1 }] }]) {
+    { model: 'm', faults: [{ type: 'cut', after: -1 }] }, { model: 'm', faults: [{ type: 'reply' }] }]) {
     const r = await control('POST', '/_fake/faults', body);
     assert.equal(r.status, 400, JSON.stringify(body));
     assert.equal(typeof r.json.error, 'string');

@@ -15,14 +15,14 @@ import { createServer } from 'node:http';
 import anthropic from './protocols/anthropic.mjs';
 import gemini from './protocols/gemini.mjs';
 import openai from './protocols/openai.mjs';
-import { composeReply } from './text.mjs';
+import { composeReply, countWords, splitDeltas } from './text.mjs';
 import { HttpError, halfJson, isCount } from './wire.mjs';
 
 export const PROTOCOLS = [openai, anthropic, gemini];
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 export const REQUEST_LOG_SIZE = 100;
 export const DEFAULT_HANG_MS = 600000;
-export const FAULT_TYPES = ['latency', 'status', 'hang', 'malformed', 'cut', 'filter', 'context_too_long'];
+export const FAULT_TYPES = ['latency', 'status', 'hang', 'malformed', 'cut', 'filter', 'context_too_long', 'reply'];
 
 const CORS = {
   'access-control-allow-origin': '*',
@@ -51,6 +51,9 @@ export function checkFault(f) {
     case 'filter':
     case 'context_too_long':
       return { type: f.type };
+    case 'reply':
+      if (typeof f.text !== 'string') throw new Error(`${where}: "text" must be the answer's text (a string)`);
+      return { type: 'reply', text: f.text };
     default:
       throw new Error(`${where}: unknown type; expected one of ${FAULT_TYPES.join(', ')}`);
   }
@@ -256,6 +259,10 @@ export async function startFakeLlm({ port = 0, host = '127.0.0.1', chunkDelayMs 
         return answer(res, proto, reply, ctx, request.stream, false);
       case 'malformed':
         return malformed(res, proto, reply, ctx, request.stream);
+      case 'reply':
+        // A scripted answer: this text instead of the made-up one, with its own counts and deltas.
+        reply = { ...reply, text: fault.text, deltas: splitDeltas(fault.text, reply.seed), outputTokens: countWords(fault.text), finish: 'stop', stopSequence: null };
+        return answer(res, proto, reply, ctx, request.stream, true);
       case 'cut':
         return cut(res, proto, reply, ctx, request.stream, fault.after);
       default:
