@@ -25,6 +25,7 @@ const VIEWS = {
   settings: () => import('./ui/settings_view.js').then((m) => m.settingsView),
   knowledge: () => import('./ui/knowledge_view.js').then((m) => m.knowledgeView),
   voice: () => import('./ui/voice_view.js').then((m) => m.voiceView),
+  digest: () => import('./ui/digest_view.js').then((m) => m.digestView),
 };
 
 const $ = (id) => document.getElementById(id);
