@@ -1,6 +1,6 @@
 // app.js — the studio page: opens the store and the engine, keeps the shipped workflows and the
 // model pool in the writer's library, resumes the runs a reload interrupted, and routes
-// #/manuscript, #/workflows, #/runs, #/knowledge, #/voice, #/settings to their views. Views set
+// #/manuscript, #/workflows, #/runs, #/knowledge, #/voice, #/digest, #/settings to their views. Views set
 // text with textContent only.
 import './style.css';
 import './ui/components.css';
