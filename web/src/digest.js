@@ -193,14 +193,16 @@ export function createDigester({ engine, storage, vault, runs, knowledge, extrac
 
   /// Files a digest (a result of digest() or recent()) into the knowledge base as an entry whose
   /// text is the digest and whose source names the original file or address and the run. `title`
-  /// (default: the source's title) names the entry, `category` defaults to 'research'. Resolves
-  /// the stored entry and marks the run's record as filed. Rejects KnowledgeError
+  /// (default: the source's title) names the entry, `category` defaults to 'research'. A digest
+  /// filed before replaces its entry rather than adding a second one. Resolves the stored entry
+  /// and marks the run's record as filed. Rejects KnowledgeError
   /// ('bad_argument': a bad category), DigestError('bad_argument': no digest), StorageError.
   async function fileIntoKnowledge(result, { category = 'research', title } = {}) {
     if (!knowledge) throw new DigestError('unavailable', 'The knowledge base did not open; the digest cannot be filed now.');
     if (!result?.ok || !result.digest) throw new DigestError('bad_argument', 'Only a finished digest can be filed.');
     const by = result.model ? `model ${result.model}` : 'the offline summary';
     const entry = await knowledge.save({
+      id: result.filed ?? undefined,
       name: String(title ?? '').trim() || result.title || result.source,
       category,
       inclusion: category === 'research' ? 'by_relevance' : undefined,

@@ -180,6 +180,10 @@ test('filing a digest: a knowledge entry with the digest, its source and run; ke
     (e) => e instanceof KnowledgeError && e.code === 'bad_argument');
   await assert.rejects(digester.fileIntoKnowledge({ ok: false, error: { code: 'cors' } }),
     (e) => e instanceof DigestError && e.code === 'bad_argument');
+  // Filed again (from the list after the reload): the same entry, replaced.
+  const refiled = await digester.fileIntoKnowledge(listed, { category: 'research' });
+  assert.equal(refiled.id, entry.id);
+  assert.equal(refiled.category, 'research');
   const none = createDigester({ engine, storage, vault, runs, knowledge: null });
   await assert.rejects(none.fileIntoKnowledge(result), (e) => e instanceof DigestError && e.code === 'unavailable');
   assert.equal((await knowledge.list()).length, 1, 'nothing else was saved');
