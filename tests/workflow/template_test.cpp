@@ -9,7 +9,8 @@ namespace {
 class MapScope : public TemplateScope {
  public:
   Json inputs = {{"name", "Mara"}, {"n", 3}, {"ratio", 0.5}, {"flag", true}, {"empty", ""},
-                 {"tags", {"sea", "salt", "storm"}}, {"nothing", nullptr}, {"obj", {{"a", {{"b", 7}}}}}};
+                 {"tags", {"sea", "salt", "storm"}}, {"nothing", nullptr}, {"obj", {{"a", {{"b", 7}}}}},
+                 {"people", Json::array({{{"name", "Mara"}}, {{"name", "Ives"}}, Json::object()})}};
   Json item = "chapter one";
   Json index = 2;
   Json steps = {{"draft", {{"status", "succeeded"}, {"output", {{"text", "It rained."}, {"score", 81}}}}},
@@ -111,6 +112,18 @@ TEST_CASE("expressions evaluate as documented", "[workflow][template]") {
       Row{"{{ 9223372036854775807 + 1 }}", 9223372036854775808.0},
       Row{"{{ 9999999999 * 999999332 > 0 }}", true},
       Row{"{{ 7 % -1 }}", 0},
+      Row{"{{ 'many' if inputs.n > 2 else 'few' }}", "many"},
+      Row{"{{ 'many' if inputs.n > 5 else 'few' }}", "few"},
+      Row{"{{ 'yes' if inputs.nothing }}", nullptr},
+      Row{"Scene{{ ' \"' + inputs.name + '\"' if inputs.name }}.", "Scene \"Mara\"."},
+      Row{"Scene{{ ' \"' + inputs.nothing + '\"' if inputs.nothing }}.", "Scene."},
+      Row{"{{ 'a' if inputs.n > 5 else 'b' if inputs.n > 2 else 'c' }}", "b"},
+      Row{"{{ ('x' if inputs.flag else 'y') | upper }}", "X"},
+      Row{"{{ inputs.tags[0 if inputs.flag else 1] }}", "sea"},
+      Row{"{{ 'ok' if true else 1 / 0 }}", "ok"},
+      Row{"{{ 1 / 0 if false else 'ok' }}", "ok"},
+      Row{"{{ inputs.people | map('name') | join(', ') }}", "Mara, Ives, "},
+      Row{"{{ inputs.nothing | map('name') }}", nullptr},
   }));
   INFO(std::get<0>(row));
   CHECK(eval(std::get<0>(row)) == std::get<1>(row));
@@ -131,6 +144,10 @@ TEST_CASE("template syntax errors point at their column", "[workflow][template]"
       Row{"{{ 1 2 }}", 6},
       Row{"{{ and }}", 4},
       Row{"{{ inputs.n | join(',' }}", 24},
+      Row{"{{ 'a' if }}", 11},
+      Row{"{{ 'a' if inputs.n else }}", 25},
+      Row{"{{ if inputs.n }}", 4},
+      Row{"{{ 'a' else 'b' }}", 8},
   }));
   auto t = Template::parse(std::get<0>(row));
   INFO(std::get<0>(row));
@@ -150,7 +167,8 @@ TEST_CASE("evaluation errors are kTemplateEval", "[workflow][template]") {
   auto text = GENERATE(as<std::string>{}, "{{ inputs.n.x }}", "{{ inputs.name < 3 }}", "{{ inputs.n | join }}",
                        "{{ inputs.n | length }}", "{{ inputs.tags['x'] }}", "{{ inputs.name - 1 }}",
                        "{{ 1 / 0 }}", "{{ inputs.n % 0 }}", "{{ steps.nope.output }}", "{{ loop.iteration }}",
-                       "{{ inputs.name | truncate('x') }}", "{{ inputs.n | default }}");
+                       "{{ inputs.name | truncate('x') }}", "{{ inputs.n | default }}",
+                       "{{ inputs.n | map('x') }}", "{{ inputs.people | map(1) }}", "{{ inputs.people | map }}");
   INFO(text);
   CHECK(eval_error(text) == ErrorCode::kTemplateEval);
 }

@@ -12,7 +12,7 @@
 namespace loom {
 namespace detail {
 
-enum class NodeKind { kLiteral, kPath, kNot, kNeg, kBinary, kFilter };
+enum class NodeKind { kLiteral, kPath, kNot, kNeg, kBinary, kFilter, kIf };
 enum class BinOp { kAnd, kOr, kEq, kNe, kLt, kLe, kGt, kGe, kAdd, kSub, kMul, kDiv, kMod };
 
 struct TemplateNode {
@@ -26,7 +26,7 @@ struct TemplateNode {
   };
   std::vector<Segment> segments;                      // kPath
   BinOp op = BinOp::kAnd;                             // kBinary
-  std::vector<std::unique_ptr<TemplateNode>> kids;    // operands; kFilter: [input, args...]
+  std::vector<std::unique_ptr<TemplateNode>> kids;    // operands; kFilter: [input, args...]; kIf: [then, cond, else?]
 };
 
 }  // namespace detail
@@ -45,7 +45,7 @@ Template::~Template() = default;
 
 namespace {
 
-const char* const kFilters[] = {"join", "default", "length", "upper", "lower", "truncate", "json"};
+const char* const kFilters[] = {"join", "default", "length", "upper", "lower", "truncate", "json", "map"};
 
 bool is_ident_start(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
@@ -72,7 +72,7 @@ class Parser {
   Result<NodePtr> parse() {
     if (!advance()) return error_;
     if (tok_.kind == Tok::kEnd) return fail(0, "empty expression", "write a value, e.g. {{ inputs.name }}");
-    NodePtr n = parse_or();
+    NodePtr n = parse_expression();
     if (!n) return error_;
     if (tok_.kind != Tok::kEnd) {
       return fail(tok_.offset, "unexpected '" + tok_.text + "'",
@@ -210,6 +210,27 @@ class Parser {
     return n;
   }
 
+  // A conditional, `A if C else B` (B optional: null), or an or-expression. Right-associative:
+  // `a if x else b if y else c` reads as `a if x else (b if y else c)`.
+  NodePtr parse_expression() {
+    NodePtr value = parse_or();
+    if (!value || !is_word("if")) return value;
+    int off = tok_.offset;
+    if (!advance()) return nullptr;
+    NodePtr cond = parse_or();
+    if (!cond) return nullptr;
+    NodePtr n = make(NodeKind::kIf, off);
+    n->kids.push_back(std::move(value));
+    n->kids.push_back(std::move(cond));
+    if (is_word("else")) {
+      if (!advance()) return nullptr;
+      NodePtr other = parse_expression();
+      if (!other) return nullptr;
+      n->kids.push_back(std::move(other));
+    }
+    return n;
+  }
+
   NodePtr parse_or() {
     NodePtr l = parse_and();
     while (l && is_word("or")) {
@@ -331,7 +352,7 @@ class Parser {
       if (is_op("(")) {
         if (!advance()) return nullptr;
         while (!is_op(")")) {
-          NodePtr arg = parse_or();
+          NodePtr arg = parse_expression();
           if (!arg) return nullptr;
           n->kids.push_back(std::move(arg));
           if (is_op(",")) {
@@ -371,7 +392,7 @@ class Parser {
         if (!advance()) return nullptr;
       } else {
         if (!advance()) return nullptr;
-        NodePtr index = parse_or();
+        NodePtr index = parse_expression();
         if (!index) return nullptr;
         if (index->kind == NodeKind::kLiteral && index->literal.is_string()) {
           seg.key = index->literal.get<std::string>();
@@ -412,7 +433,7 @@ class Parser {
           n->literal = false;
         } else if (w == "null" || w == "none" || w == "None") {
           n->literal = nullptr;
-        } else if (w == "and" || w == "or" || w == "not") {
+        } else if (w == "and" || w == "or" || w == "not" || w == "if" || w == "else") {
           fail(off, "'" + w + "' needs a value before it");
           return nullptr;
         } else {
@@ -426,7 +447,7 @@ class Parser {
       case Tok::kOp:
         if (is_op("(")) {
           if (!advance()) return nullptr;
-          NodePtr inner = parse_or();
+          NodePtr inner = parse_expression();
           if (!inner) return nullptr;
           if (!expect(")", "to close '('")) return nullptr;
           return inner;
@@ -510,6 +531,12 @@ class Evaluator {
       }
       case NodeKind::kBinary: return eval_binary(n);
       case NodeKind::kFilter: return eval_filter(n);
+      case NodeKind::kIf: {
+        auto c = eval(*n.kids[1]);
+        if (!c) return c;
+        if (is_truthy(*c)) return eval(*n.kids[0]);
+        return n.kids.size() > 2 ? eval(*n.kids[2]) : Result<Json>(Json());
+      }
     }
     return Json();
   }
@@ -665,6 +692,18 @@ class Evaluator {
     if (f == "default") {
       if (!arity(1, 1)) return eval_error("default takes one argument: default(value)");
       return v.is_null() ? args[0] : v;
+    }
+    if (f == "map") {
+      if (!arity(1, 1) || !args[0].is_string()) return eval_error("map takes a key: map('text')");
+      if (v.is_null()) return Json();
+      if (!v.is_array()) return eval_error("map needs a list, got " + type_name(v));
+      const std::string& key = args[0].get_ref<const std::string&>();
+      Json out = Json::array();
+      for (const auto& e : v) {
+        auto it = e.is_object() ? e.find(key) : e.end();
+        out.push_back(e.is_object() && it != e.end() ? *it : Json());
+      }
+      return out;
     }
     if (f == "join") {
       if (!arity(0, 1)) return eval_error("join takes at most one argument: join(separator)");
