@@ -13,11 +13,13 @@
 //   await ms.revisions(scene.id);                              // newest first, without their text
 //
 // Records (stores of schema v3, see storage.js):
-//   project   {id, title, created, updated, acts: [{id, title, chapters: [{id, title, scenes: [sceneId]}]}]}
+//   project   {id, title, created, updated, default_model?, acts: [{id, title, chapters: [{id, title,
+//             scenes: [sceneId]}]}]}
 //   scene     {id, project, title, pov, tense, outline, beats, text, status, order, created, updated}
 //             (`order`: the scene's position in the whole project, 0 first, kept up to date)
 //   revision  {scene, n, text, title?, created, updated?, origin: {kind, run?, workflow?,
-//             workflow_version?, model?, prompt?, knowledge?, scores?: {before?, after?}, restored_from?}}
+//             workflow_version?, model?, model_id?, prompt?, knowledge?, scores?: {before?, after?},
+//             character?, edited?, restored_from?}}
 
 import { diffWords } from 'diff';
 import { StorageError } from './storage.js';
@@ -25,8 +27,8 @@ import { StorageError } from './storage.js';
 const TENSES = ['past', 'present', ''];
 const STATUSES = ['idea', 'outline', 'draft', 'revised', 'final'];
 const ORIGINS = ['autosave', 'generated', 'enhanced', 'restored', 'manual'];
-const ORIGIN_FIELDS = ['kind', 'run', 'workflow', 'workflow_version', 'model', 'prompt', 'knowledge', 'scores',
-  'restored_from'];
+const ORIGIN_FIELDS = ['kind', 'run', 'workflow', 'workflow_version', 'model', 'model_id', 'prompt', 'knowledge',
+  'scores', 'character', 'edited', 'restored_from'];
 
 /// How long autosaves of one scene coalesce: an autosave less than this many milliseconds after the
 /// first autosave of the revision it would follow replaces that revision's text instead of adding
@@ -248,6 +250,20 @@ export function createManuscript({ storage, now = Date.now }) {
       return tx('projects', 'readwrite', what, async (t) => {
         const project = await loadProject(t, id, what);
         project.title = checkTitle(title, what);
+        project.updated = now();
+        await t.store.put(project);
+        return project;
+      });
+    },
+
+    /// Sets project `id`'s default model (a name of the model pool; '' for the pool's own default):
+    /// the scene workflows use it when the writer picks none. Resolves the record.
+    setDefaultModel(id, model) {
+      const what = `Setting the default model of project '${id}'`;
+      return tx('projects', 'readwrite', what, async (t) => {
+        if (!isString(model)) throw bad(what, `the model must be a name of the model pool (got ${JSON.stringify(model)})`);
+        const project = await loadProject(t, id, what);
+        project.default_model = model.trim();
         project.updated = now();
         await t.store.put(project);
         return project;

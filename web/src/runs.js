@@ -102,11 +102,13 @@ export class RunManager {
 
   /// Starts a run of `workflow` ({name, yaml}) with `inputs`. `models` is the text of the models
   /// file the run may call, `budget` {max_cost_usd, max_tokens}, `useCache` lets the step cache
-  /// answer steps that succeeded before (re-runs), `parent` the run this one re-runs. Resolves
+  /// answer steps that succeeded before (re-runs), `parent` the run this one re-runs, `link` what
+  /// the run works for ({project, scene?, purpose}: kept on its record, so whoever saves its
+  /// result can find it again after a reload — see scenes.js). Resolves
   /// to the run's id once its record and first events are stored; throws EngineError (bad
   /// inputs, a model the pool does not have) before anything is stored, StorageError when the
   /// record cannot be stored.
-  async start({ workflow, inputs = {}, models, budget, useCache = false, parent } = {}) {
+  async start({ workflow, inputs = {}, models, budget, useCache = false, parent, link } = {}) {
     await this.#prepare(workflow);
     this.#engine.load(workflow.yaml, workflow.name);
     const id = newRunId();
@@ -118,6 +120,7 @@ export class RunManager {
       started: this.#now(),
     };
     if (parent) record.parent = parent;
+    if (link) record.link = link;
     // The record is stored with the run's first events: the engine refuses bad inputs before
     // there are any, so a refused run leaves nothing behind.
     await this.#drive(record, null);
@@ -176,6 +179,7 @@ export class RunManager {
       budget: record.options?.budget,
       useCache: fromFailed,
       parent: runId,
+      link: record.link,
     });
   }
 

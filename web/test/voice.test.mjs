@@ -12,29 +12,10 @@ import { RunManager } from '../src/runs.js';
 import { openStorage, StorageError } from '../src/storage.js';
 import { createVoices, splitPassages, splitNames, confidenceLabel, usesVoice, VOICES_KEY, VoiceError } from '../src/voice.js';
 import { REPO } from './helpers.mjs';
+import { HISTORIAN, JON, MANUSCRIPT, MARA, MARA_AGAIN } from './fixtures/voices.mjs';
 
 const BACKGROUND = path.join(REPO, 'build/voice/background.loomvb');
 let bytes = null;
-
-// Mara: short, sharp, spoken — contractions, questions, orders, dashes. Five passages, ~420 words.
-const MARA = [
-  "Don't. Don't you dare tell me the tide'll wait — it won't, it never has, not for me and not for you. Get the rope. No, the other rope! The blue one, the one with the knot I tied last winter. You see it? Good. Now pull. Pull like you mean it, like the fog's got teeth, because it has. I've watched it take the Hollis boys and their skiff and their dog, and I'm not watching it take you. Hear me? I'm not.",
-  "You think I'm scared? I'm not scared. I'm careful. There's a difference, and it's the difference between eating supper tonight and being supper for the crabs. Ma said that. Ma said a lot of things — most of them wrong, some of them right, all of them loud. Hand me the lamp. No, keep it low. Low! You want the whole harbour knowing we're out here? Didn't think so.",
-  "Listen. When the bell on the point goes twice, you count to ten. Then you row. Don't look back, don't wave, don't do anything clever. Clever's what got Dad's nets cut. Clever's what got me this scar. See it? Right there, under the ear. I don't talk about it, so don't ask. Just row. Row, and keep your mouth shut, and if you hear me whistle, you duck. Got it? Say it back to me. Say it!",
-  "It's not the water you fear. It's the waiting. You sit on the dock and you wait, and the gulls laugh at you, and the sky goes grey, then greyer, then black, and still nobody comes. I've done it. I've done it a hundred times. I'm done with waiting. Tonight we go, and we don't come back without the box. You with me? You'd better be. 'Cause I'm going whether you're with me or not.",
-  "Quit it. Quit looking at me like that. I know what I said yesterday — I know! I said we'd wait for the mail boat, and I said it'd be safer, and maybe it would've been. But the mail boat's not coming. Old Pike sank her, or sold her, or drank her, I don't care which. So it's us. Just us and the dinghy and whatever luck we've got left. Don't make that face. Luck's real. I've seen it.",
-];
-
-// More of Mara, not among the references.
-const MARA_AGAIN = "Stop. Stop right there and look at me. You hear that? That's the bell. Once. Wait — twice! Now count. Don't count out loud, you fool, count in your head. Ten. Good. Now row, and don't you dare look back at the lights. I know they're pretty. I know you miss your bed. I miss mine too, and Ma's soup, and the cat that won't sit still. But the fog's coming in quick, and it won't wait for us. It never does. Row! Harder! That's it. That's it — keep going, and don't let go of the oar, whatever you hear.";
-
-// Nothing like her: a historian's long, careful, impersonal sentences.
-const HISTORIAN = 'The administration of the harbour during the latter half of the nineteenth century was conducted, for the most part, by a committee of merchants whose interests were principally commercial; the maintenance of the lighthouse, the regulation of the fisheries and the provision of relief to the families of drowned seamen were accordingly regarded as subsidiary obligations, to be discharged only insofar as the revenues of the port permitted. Contemporary records indicate that the committee convened irregularly, that its minutes were frequently incomplete, and that the expenditure authorized for the repair of the breakwater was, on several occasions, diverted to the construction of warehouses. It would nevertheless be inaccurate to characterize the committee as wholly negligent: its members commissioned a comprehensive survey of the coastline in 1874, established a modest fund for the education of orphaned children, and petitioned the provincial government, with considerable persistence, for the installation of a fog signal upon the northern promontory.';
-
-// A manuscript: Mara's lines attributed by "said Mara" / "Mara said", Jon's by his name, a beat
-// between them.
-const JON = ['We should wait for morning.', 'The mail boat comes on Thursday, everyone knows that.', 'I am not rowing in this.', 'Fine. Fine! Give me the oar.', 'Your mother would have hated this plan.'];
-const MANUSCRIPT = MARA.map((line, i) => `“${line}” said Mara.\n\nJon shook his head. “${JON[i]}” Jon said.`).join('\n\n');
 
 function clock(start = 1_700_000_000_000) {
   let t = start;
