@@ -194,7 +194,11 @@ class Host {
       return;
     }
     if (e.agent == "human.input") {
-      spawn(e.id, true, [args = std::move(e.args)](const std::atomic<bool>&) { return ask_person(args); });
+      if (config_.ask_person) {
+        spawn(e.id, false, [this, e](const std::atomic<bool>& cancel) { return config_.ask_person(e, cancel); });
+      } else {
+        spawn(e.id, true, [args = std::move(e.args)](const std::atomic<bool>&) { return ask_person(args); });
+      }
       return;
     }
     complete(e.id, EffectResult::failure(ErrorCode::kNotImplemented,

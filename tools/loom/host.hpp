@@ -19,6 +19,10 @@ struct HostConfig {
   std::function<void(std::int64_t now)> on_tick;  ///< redraws progress a few times a second
   const std::atomic<bool>* interrupted = nullptr;  ///< set by SIGINT
   SecretLookup secrets;  ///< credentials for model calls (natively: the environment)
+  /// Asks a person (human.input), on a worker thread of its own: returns the answer, or a
+  /// failure, and returns soon after `cancel` is set. Unset: asked on the terminal (stderr and
+  /// stdin), as `loom run` does; `loom serve` parks the question until it is answered over HTTP.
+  std::function<EffectResult(const Effect& effect, const std::atomic<bool>& cancel)> ask_person;
 };
 
 enum class HostExit { kFinished, kInterrupted, kStuck, kWriteFailed };

@@ -23,6 +23,8 @@
 #include "loom/loom.hpp"
 #include "models.hpp"
 #include "progress.hpp"
+#include "run_log.hpp"
+#include "serve.hpp"
 
 namespace {
 
@@ -83,49 +85,6 @@ Result<Json> collect_inputs(const Workflow& wf, const std::vector<std::string>& 
     }
   }
   return inputs;
-}
-
-// Reads a run log; a last line cut short by a crash is dropped (and cut from the file).
-Result<std::vector<Event>> read_log(const std::string& path) {
-  auto text = read_file(path);
-  if (!text) return make_error(ErrorCode::kBadArgument, "cannot read the run log '" + path + "'");
-  std::vector<Event> events;
-  std::size_t pos = 0, good = 0;
-  int line_no = 0;
-  while (pos < text->size()) {
-    std::size_t end = text->find('\n', pos);
-    bool complete = end != std::string::npos;
-    std::string line = text->substr(pos, complete ? end - pos : std::string::npos);
-    ++line_no;
-    if (!line.empty()) {
-      Json j = Json::parse(line, nullptr, false);
-      if (j.is_discarded() || !complete) {
-        if (!complete) break;  // a torn final write
-        Error e = make_error(ErrorCode::kBadEventLog, "line " + std::to_string(line_no) + " of the log is not JSON",
-                             "the log was edited or damaged");
-        e.file = path;
-        e.line = line_no;
-        return e;
-      }
-      auto ev = event_from_json(j);
-      if (!ev) {
-        Error e = ev.error();
-        e.file = path;
-        e.line = line_no;
-        return e;
-      }
-      events.push_back(std::move(*ev));
-    }
-    pos = complete ? end + 1 : text->size();
-    good = pos;
-  }
-  if (good < text->size()) {
-    std::error_code ec;
-    std::filesystem::resize_file(path, good, ec);
-    std::fprintf(stderr, "loom: dropped an incomplete last line of %s (the previous run stopped while writing)\n",
-                 path.c_str());
-  }
-  return events;
 }
 
 int cmd_validate(const std::vector<std::string>& files, bool json) {
@@ -204,34 +163,6 @@ struct RunArgs {
   std::string voice_background;
 };
 
-// knowledge.query reads the base given with --kb; without one, its steps fail saying how to
-// give one (the engine's message speaks of the studio's panel too).
-int use_knowledge_base(AgentRegistry& agents, const std::string& path) {
-  if (path.empty()) {
-    AgentSpec spec = *agents.find("knowledge.query");
-    spec.run = [](const Json&) -> Result<Json> {
-      return make_error(ErrorCode::kBadArgument,
-                        "no knowledge base is loaded: pass --kb FILE (or set LOOM_KB); `loom kb add` builds one");
-    };
-    agents.set(std::move(spec));
-    return 0;
-  }
-  auto kb = open_kb(path, false);
-  if (!kb) return usage_error(kb.error().message, kb.error().hint);
-  knowledge::register_knowledge_agents(agents, std::make_shared<const knowledge::KnowledgeBase>(std::move(*kb)));
-  return 0;
-}
-
-// A workflow calls models when a step (or a loop body's step) uses an agent that does.
-bool calls_models(const std::vector<StepDef>& steps, const AgentRegistry& agents) {
-  for (const auto& s : steps) {
-    const AgentSpec* a = s.agent.empty() ? nullptr : agents.find(s.agent);
-    if (a && a->calls_model) return true;
-    if (s.loop && calls_models(s.loop->steps, agents)) return true;
-  }
-  return false;
-}
-
 int cmd_run(const RunArgs& a) {
   AgentRegistry agents = AgentRegistry::with_builtins();
   if (int code = use_knowledge_base(agents, a.kb)) return code;
@@ -298,10 +229,9 @@ int cmd_run(const RunArgs& a) {
     run = std::move(*r);
   }
 
-  std::ofstream log;
-  if (!log_path.empty()) {
-    log.open(log_path, a.resume.empty() ? std::ios::trunc | std::ios::binary : std::ios::app | std::ios::binary);
-    if (!log) return usage_error("cannot write the run log '" + log_path + "'");
+  LogWriter log;
+  if (!log_path.empty() && !log.open(log_path, !a.resume.empty())) {
+    return usage_error("cannot write the run log '" + log_path + "'");
   }
   bool tty = isatty(STDERR_FILENO);
   Progress progress(stderr, tty, wf->steps.size());
@@ -313,9 +243,7 @@ int cmd_run(const RunArgs& a) {
   config.secrets = secret_from_env;
   config.on_event = [&](const Event& e) {
     if (log.is_open()) {
-      log << event_to_json(e).dump(-1, ' ', false, Json::error_handler_t::replace) << '\n';
-      log.flush();  // on disk before the effect it announces is started
-      if (!log) {
+      if (!log.append(event_line(e))) {  // on disk before the effect it announces is started
         std::fprintf(stderr, "loom: writing %s failed; stopping so that nothing is lost\n", log_path.c_str());
         return false;
       }
@@ -421,10 +349,12 @@ int main(int argc, char** argv) {
 
   KbCommand kb(app);
   VoiceCommand voice(app);
+  ServeCommand serve(app);
 
   CLI11_PARSE(app, argc, argv);
   if (kb.parsed()) return kb.run();
   if (voice.parsed()) return voice.run();
+  if (serve.parsed()) return serve.run();
   if (*validate) return cmd_validate(validate_files, validate_json);
   if (*run) return cmd_run(run_args);
   if (*graph) return cmd_graph(graph_file, graph_format);
