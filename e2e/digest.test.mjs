@@ -51,7 +51,7 @@ test('the digest panel: a PDF, an e-mail and a web page; filed into knowledge; k
   await page.click('[data-testid=nav-digest]');
   await page.waitForSelector('[data-testid=digest-model-why]:has-text("Digests are written by")');
   assert.equal(await page.inputValue('[data-testid=digest-model]'), 'local-fake');
-  assert.match(await page.textContent('[data-testid=digest-model-why]'), /local-fake, the default model \(needs no key\)/);
+  assert.match(await page.textContent('[data-testid=digest-model-why]'), /^Digests are written by local-fake: it is the default model and needs no key\.$/);
 
   // The site is not allowed yet: the panel asks, the page reloads, then the address is taken.
   await page.fill('[data-testid=digest-url]', `${site}/article`);
@@ -84,9 +84,21 @@ test('the digest panel: a PDF, an e-mail and a web page; filed into knowledge; k
   const stats = (await (await fetch(`${fake.url}/_fake/stats`)).json()).models;
   assert.ok(stats['local-fake'].completed >= 1);
 
+  // Cancelled while the model does not answer: the card says so with its code.
+  const hang = await fetch(`${fake.url}/_fake/faults`, { method: 'POST',
+    body: JSON.stringify({ model: 'local-fake', faults: [{ type: 'hang' }] }) });
+  assert.equal(hang.status, 200);
+  await page.setInputFiles('[data-testid=digest-files]', [{ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('The ferry runs only in summer.') }]);
+  await page.click('[data-testid=digest-run]');
+  await page.waitForSelector(`${pageCard}[data-state=running]`);
+  await page.click('[data-testid=digest-cancel]');
+  await page.waitForSelector(`${pageCard}[data-state=failed]`);
+  assert.equal(await page.getAttribute(pageCard, 'data-code'), 'cancelled');
+  assert.equal(await page.isHidden('[data-testid=digest-cancel]'), true);
+
   // A PDF, an e-mail and a broken PDF, offline.
   await page.selectOption('[data-testid=digest-model]', '');
-  assert.match(await page.textContent('[data-testid=digest-model-why]'), /offline/);
+  assert.match(await page.textContent('[data-testid=digest-model-why]'), /^Digests are written offline \(extractive summary\), as chosen here\.$/);
   await page.setInputFiles('[data-testid=digest-files]', [
     { name: 'two_pages.pdf', mimeType: 'application/pdf', buffer: fixture('two_pages.pdf') },
     { name: 'plain.eml', mimeType: 'message/rfc822', buffer: fixture('plain.eml') },
@@ -105,8 +117,8 @@ test('the digest panel: a PDF, an e-mail and a web page; filed into knowledge; k
   assert.equal(await page.textContent(`${mail} [data-testid=digest-by]`), 'digested offline (extractive summary)');
   const mailDigest = await page.textContent(`${mail} [data-testid=digest-text]`);
   assert.match(mailDigest, /keeper's daughter/);
-  // The page digested before is now among the earlier digests.
-  assert.deepEqual(await texts(page, '[data-testid=digest-recent] [data-testid=digest-title]'), ['Lighthouses of the North Coast']);
+  // The page digested before (and the cancelled note) are now among the earlier digests.
+  assert.deepEqual(await texts(page, '[data-testid=digest-recent] [data-testid=digest-title]'), ['notes', 'Lighthouses of the North Coast']);
 
   // Filed into the knowledge base as lore, under a name of the writer's.
   await page.fill(`${mail} [data-testid=digest-name]`, 'Ines on chapter three');
@@ -131,8 +143,8 @@ test('the digest panel: a PDF, an e-mail and a web page; filed into knowledge; k
   const recent = await page.$$eval('[data-testid=digest-recent-item]', (xs) => xs.map((x) => [
     x.querySelector('[data-testid=digest-title]').textContent, x.dataset.state, Boolean(x.querySelector('[data-testid=digest-filed]'))]));
   // Newest first; the broken PDF started no run, so it is not among them.
-  assert.deepEqual(recent.map(([title, , filed]) => [title, filed]).sort(), [['Lighthouses of the North Coast', false],
-    ['Notes on chapter three', true], ['The Lighthouse Keeper', false]]);
+  assert.deepEqual(recent.map(([title, state, filed]) => [title, state, filed]).sort(), [['Lighthouses of the North Coast', 'done', false],
+    ['Notes on chapter three', 'done', true], ['The Lighthouse Keeper', 'done', false], ['notes', 'failed', false]]);
   // The run behind it.
   await page.click(`[data-testid=digest-recent-item] a[href="${runHref}"]`);
   await page.waitForSelector('[data-testid=run-view][data-status=succeeded]');

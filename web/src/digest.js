@@ -22,7 +22,7 @@ const WORKFLOWS = [OFFLINE_WORKFLOW, MODEL_WORKFLOW];
 
 /// Why a digest could not be made or filed, when no ExtractError, EngineError or run error says
 /// it: 'no_workflow' (the library lacks the workflow), 'no_models' (a model is chosen and the
-/// pool is empty), 'bad_argument', 'run_failed' (a run that ended without a digest).
+/// pool is empty), 'bad_argument', 'cancelled', 'run_failed' (a run that ended without a digest).
 export class DigestError extends Error {
   constructor(code, message) {
     super(message);
@@ -84,7 +84,7 @@ export function createDigester({ engine, storage, vault, runs, knowledge, extrac
 
   /// The models a digest may use and the one to use by default: {model, models: [{name,
   /// provider, usable, why}], why}. `model` is the pool's default when it is usable, else ''
-  /// (offline); `why` says which and why, for the view.
+  /// (offline); `why` says why, for the view ("the default model draft has no key saved...").
   async function modelChoice() {
     const yaml = await poolText();
     let pool = null;
@@ -92,16 +92,16 @@ export function createDigester({ engine, storage, vault, runs, knowledge, extrac
       try {
         pool = engine.models(yaml);
       } catch (e) {
-        return { model: '', models: [], why: `offline: the model pool has an error (${errorOf(e).code}); see Settings` };
+        return { model: '', models: [], why: `the model pool has an error (${errorOf(e).code}); see Settings` };
       }
     }
     const models = [];
     for (const m of pool?.models ?? []) models.push({ name: m.name, provider: m.provider, ...(await usable(m)) });
-    if (!models.length) return { model: '', models, why: 'offline: no model is configured (Settings)' };
+    if (!models.length) return { model: '', models, why: 'no model is configured (Settings)' };
     const def = models.find((m) => m.name === pool.default);
-    if (!def) return { model: '', models, why: 'offline: the model pool names no default model' };
-    if (!def.usable) return { model: '', models, why: `offline: the default model ${def.name} cannot be used: ${def.why}` };
-    return { model: def.name, models, why: `${def.name}, the default model (${def.why})` };
+    if (!def) return { model: '', models, why: 'the model pool names no default model' };
+    if (!def.usable) return { model: '', models, why: `the default model ${def.name} cannot be used, ${def.why}` };
+    return { model: def.name, models, why: `it is the default model and ${def.why}` };
   }
 
   async function workflow(name) {
@@ -127,7 +127,8 @@ export function createDigester({ engine, storage, vault, runs, knowledge, extrac
         .split(',').map((k) => k.trim()).filter(Boolean) };
     }
     const error = end?.interrupted ? errorOf(end.error, 'interrupted')
-      : end?.error ? errorOf(end.error) : { code: 'run_failed', message: `the run ended ${end?.status ?? 'without a result'}` };
+      : end?.status === 'cancelled' ? { code: 'cancelled', message: 'the digest was cancelled' }
+        : end?.error ? errorOf(end.error) : { code: 'run_failed', message: `the run ended ${end?.status ?? 'without a result'}` };
     return { ok: false, ...base, error };
   }
 
@@ -143,6 +144,7 @@ export function createDigester({ engine, storage, vault, runs, knowledge, extrac
       if (model) inputs.model = model;
       const models = await poolText();
       if (model && !models.trim()) throw new DigestError('no_models', 'A model was chosen but the model pool is empty (Settings).');
+      if (signal?.aborted) throw new DigestError('cancelled', 'the digest was cancelled before its run started');
       const runId = await runs.start({ workflow: await workflow(model ? MODEL_WORKFLOW : OFFLINE_WORKFLOW), inputs,
         models: models.trim() ? models : undefined });
       const record = await storage.updateRun(runId, { digest: { source: doc.source, title: doc.title, kind: doc.kind } });
@@ -159,7 +161,7 @@ export function createDigester({ engine, storage, vault, runs, knowledge, extrac
   }
 
   /// Digests each of `sources` (File objects and http(s) addresses) with `model` ('' or absent:
-  /// offline). `onProgress(index, {stage: 'reading'|'starting'|'running'|'done'|'failed', runId?,
+  /// offline). `signal` cancels: the reading, and the runs under way (they end 'cancelled'). `onProgress(index, {stage: 'reading'|'starting'|'running'|'done'|'failed', runId?,
   /// title?, result?, snapshot?, streamed?})` follows each: while its run goes, with the run's
   /// snapshot (steps and their status) and the text each step streamed so far. Resolves one
   /// result per source, in order (see the top of this file); it never rejects for a source.
@@ -170,6 +172,10 @@ export function createDigester({ engine, storage, vault, runs, knowledge, extrac
       onProgress(watching.get(c.runId), { stage: 'running', runId: c.runId, snapshot: c.snapshot,
         streamed: runs.streamed(c.runId) });
     });
+    const cancel = () => {
+      for (const runId of watching.keys()) runs.cancel(runId);
+    };
+    signal?.addEventListener('abort', cancel);
     try {
       return await Promise.all([...sources].map((source, i) => one(source, {
         model, chunkChars, signal,
@@ -180,6 +186,7 @@ export function createDigester({ engine, storage, vault, runs, knowledge, extrac
       })));
     } finally {
       stop();
+      signal?.removeEventListener('abort', cancel);
     }
   }
 

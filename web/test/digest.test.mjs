@@ -67,7 +67,7 @@ test('offline: the default pool has no usable model, so the extractive summary w
   const { digester, storage } = await studio(t);
   const choice = await digester.modelChoice();
   assert.equal(choice.model, '');
-  assert.match(choice.why, /^offline: the default model draft cannot be used: no key saved for OPENAI_API_KEY/);
+  assert.match(choice.why, /^the default model draft cannot be used, no key saved for OPENAI_API_KEY/);
   assert.deepEqual(choice.models.find((m) => m.name === 'local'), { name: 'local', provider: 'openai', usable: true, why: 'needs no key' });
 
   const stages = [];
@@ -93,7 +93,7 @@ test('with a model: each chunk is digested by it, streamed, and the run says whi
   const { digester, storage } = await studio(t, { models: modelsYaml(fake.url) });
   const choice = await digester.modelChoice();
   assert.equal(choice.model, 'local-fake');
-  assert.match(choice.why, /^local-fake, the default model \(needs no key\)/);
+  assert.match(choice.why, /^it is the default model and needs no key$/);
   assert.deepEqual(choice.models.find((m) => m.name === 'keyed'),
     { name: 'keyed', provider: 'openai', usable: false, why: 'no key saved for FAKE_KEY (Settings)' });
 
@@ -150,6 +150,27 @@ test('a source that fails does not stop the others; each failure has its code', 
   const [unknown] = await digester.digest([new File([NOTES], 'harbour.md')], { model: 'nope' });
   assert.equal(unknown.error.code, 'bad_argument');
   assert.match(unknown.error.message, /model 'nope' is not in the models file/);
+});
+
+test('cancelling: the run under way ends cancelled, and the digest says so', async (t) => {
+  const fake = await startFakeLlm({ port: 0, host: '127.0.0.1', chunkDelayMs: 50 });
+  t.after(() => fake.close());
+  const { digester, storage } = await studio(t, { models: modelsYaml(fake.url) });
+  const controller = new AbortController();
+  const [result] = await digester.digest([fixture('plain.eml')], {
+    model: 'local-fake',
+    signal: controller.signal,
+    onProgress: (i, p) => {
+      if ([...(p.streamed?.values() ?? [])].some((text) => text.length)) controller.abort();
+    },
+  });
+  assert.equal(result.ok, false);
+  assert.equal(result.error.code, 'cancelled');
+  assert.equal((await storage.getRun(result.runId)).status, 'cancelled');
+  // Aborted before anything is read: nothing starts.
+  const [early] = await digester.digest([fixture('plain.eml')], { signal: AbortSignal.abort() });
+  assert.equal(early.error.code, 'aborted');
+  assert.equal(early.runId, undefined);
 });
 
 test('filing a digest: a knowledge entry with the digest, its source and run; kept and found', async (t) => {

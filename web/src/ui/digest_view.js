@@ -33,6 +33,9 @@ export async function digestView(root, ctx) {
   const modelWhy = el('p', { cls: 'note', attrs: { 'data-testid': 'digest-model-why', 'aria-live': 'polite' } });
   const formErrors = el('div', { cls: 'errors', attrs: { 'data-testid': 'digest-form-errors' } });
   const runButton = el('button', { text: 'Digest', attrs: { type: 'button', 'data-testid': 'digest-run' }, on: { click: run } });
+  let controller = null;  // while digesting: cancels the reading and the runs
+  const cancelButton = el('button', { text: 'Cancel', cls: 'secondary danger', attrs: { type: 'button', hidden: true, 'data-testid': 'digest-cancel' },
+    on: { click: () => controller?.abort() } });
   const progress = el('ol', { cls: 'digest-results', attrs: { 'data-testid': 'digest-progress', 'aria-live': 'polite' } });
   const recentList = el('ol', { cls: 'digest-results', attrs: { 'data-testid': 'digest-recent' } });
 
@@ -46,11 +49,11 @@ export async function digestView(root, ctx) {
         el('button', { text: 'Add the page', cls: 'secondary', attrs: { type: 'button', 'data-testid': 'digest-add-url' }, on: { click: addUrl } }),
       ]),
       sourceList,
-      el('div', { cls: 'actions' }, [field('written by', modelSelect), runButton]),
+      el('div', { cls: 'actions' }, [field('written by', modelSelect), runButton, cancelButton]),
       modelWhy,
       formErrors,
     ]),
-    el('section', { cls: 'panel' }, [el('h2', { text: 'This time' }), progress]),
+    el('section', { cls: 'panel', attrs: { hidden: true } }, [el('h2', { text: 'This time' }), progress]),
     el('section', { cls: 'panel' }, [el('h2', { text: 'Earlier digests' }), recentList]),
   ]));
 
@@ -115,8 +118,10 @@ export async function digestView(root, ctx) {
     card.dataset.state = result.ok ? 'done' : 'failed';
     const head = el('div', { cls: 'panel-head' }, [
       el('h3', { text: result.title || result.source, attrs: { 'data-testid': 'digest-title' } }),
-      result.title !== result.source ? el('span', { cls: 'note', text: result.source }) : '',
-      result.runId ? el('a', { text: 'the run', attrs: { href: `#/runs/${encodeURIComponent(result.runId)}`, 'data-testid': 'digest-run-link' } }) : '',
+      el('span', { cls: 'note' }, [
+        result.title !== result.source ? `${result.source} · ` : '',
+        result.runId ? el('a', { text: 'the run', attrs: { href: `#/runs/${encodeURIComponent(result.runId)}`, 'data-testid': 'digest-run-link' } }) : '',
+      ]),
     ]);
     if (!result.ok) {
       card.replaceChildren(head, errorBlock(result.error, { testid: 'digest-error' }));
@@ -199,11 +204,16 @@ export async function digestView(root, ctx) {
     runButton.disabled = true;
     const cards = sources.map(progressCard);
     progress.replaceChildren(...cards.map((c) => c.card));
+    progress.parentElement.hidden = false;
+    controller = new AbortController();
+    cancelButton.hidden = false;
     try {
-      await digester.digest(sources, { model: modelSelect.value, onProgress: (i, p) => cards[i].update(p) });
+      await digester.digest(sources, { model: modelSelect.value, signal: controller.signal, onProgress: (i, p) => cards[i].update(p) });
     } catch (e) {
       formErrors.replaceChildren(errorBlock(e));
     }
+    controller = null;
+    cancelButton.hidden = true;
     runButton.disabled = !queued.length;
     if (!destroyed) await drawRecent();
   }
@@ -222,13 +232,15 @@ export async function digestView(root, ctx) {
       ...choice.models.map((m) => el('option', { text: m.usable ? m.name : `${m.name} (${m.why})`, attrs: { value: m.name, disabled: !m.usable } })),
     );
     modelSelect.value = choice.model;
-    modelWhy.textContent = `Digests are written by ${choice.why}.`;
+    const who = (model) => (model ? `Digests are written by ${model}` : 'Digests are written offline (extractive summary)');
+    modelWhy.textContent = `${who(choice.model)}: ${choice.why}.`;
     modelSelect.addEventListener('change', () => {
-      modelWhy.textContent = modelSelect.value ? `Digests are written by ${modelSelect.value}, chosen here.` : 'Digests are written offline (extractive summary), chosen here.';
+      modelWhy.textContent = `${who(modelSelect.value)}, as chosen here.`;
     });
   }
 
   drawSources();
   await Promise.all([drawModels(), drawRecent()]);
+  // Leaving the panel does not stop the runs: they go on, and their digests are listed on return.
   return { destroy() { destroyed = true; } };
 }
