@@ -20,6 +20,7 @@ export async function digestView(root, ctx) {
   const { storage, knowledge } = ctx;
   const digester = createDigester({ engine: ctx.engine, storage, vault: ctx.vault, runs: ctx.runs, knowledge });
   let destroyed = false;
+  const mine = new Set();  // the runs this page's digests started, shown under 'This time'
 
   const fileInput = el('input', { attrs: { type: 'file', multiple: true, accept: ACCEPT, hidden: true, 'data-testid': 'digest-files' } });
   const drop = el('div', { cls: 'digest-drop', attrs: { 'data-testid': 'digest-drop' } }, [
@@ -208,7 +209,10 @@ export async function digestView(root, ctx) {
     controller = new AbortController();
     cancelButton.hidden = false;
     try {
-      await digester.digest(sources, { model: modelSelect.value, signal: controller.signal, onProgress: (i, p) => cards[i].update(p) });
+      await digester.digest(sources, { model: modelSelect.value, signal: controller.signal, onProgress: (i, p) => {
+        if (p.runId) mine.add(p.runId);
+        cards[i].update(p);
+      } });
     } catch (e) {
       formErrors.replaceChildren(errorBlock(e));
     }
@@ -219,8 +223,7 @@ export async function digestView(root, ctx) {
   }
 
   async function drawRecent() {
-    const shown = new Set([...progress.querySelectorAll('[data-testid=digest-run-link]')].map((a) => a.getAttribute('href')));
-    const recent = (await digester.recent()).filter((r) => !shown.has(`#/runs/${encodeURIComponent(r.runId)}`));
+    const recent = (await digester.recent()).filter((r) => !mine.has(r.runId));
     recentList.replaceChildren(...recent.map((r) => resultCard(r, el('li', { cls: 'digest-item', attrs: { 'data-testid': 'digest-recent-item' } }))));
     if (!recent.length) recentList.replaceChildren(el('li', { cls: 'note', text: 'None yet.' }));
   }
@@ -239,8 +242,17 @@ export async function digestView(root, ctx) {
     });
   }
 
+  // A digest run resumed after a reload, or started before leaving the panel, is listed when it ends.
+  const stop = ctx.runs.subscribe((c) => {
+    if (c.kind === 'finished' && c.record?.digest && !mine.has(c.runId)) drawRecent().catch(ctx.notify);
+  });
   drawSources();
   await Promise.all([drawModels(), drawRecent()]);
   // Leaving the panel does not stop the runs: they go on, and their digests are listed on return.
-  return { destroy() { destroyed = true; } };
+  return {
+    destroy() {
+      destroyed = true;
+      stop();
+    },
+  };
 }
