@@ -20,7 +20,7 @@ export async function digestView(root, ctx) {
   const { storage, knowledge } = ctx;
   const digester = createDigester({ engine: ctx.engine, storage, vault: ctx.vault, runs: ctx.runs, knowledge });
   let destroyed = false;
-  const mine = new Set();  // the runs this page's digests started, shown under 'This time'
+  const mine = new Set();  // the runs of the digests shown under 'This time'
 
   const fileInput = el('input', { attrs: { type: 'file', multiple: true, accept: ACCEPT, hidden: true, 'data-testid': 'digest-files' } });
   const drop = el('div', { cls: 'digest-drop', attrs: { 'data-testid': 'digest-drop' } }, [
@@ -204,6 +204,7 @@ export async function digestView(root, ctx) {
     drawSources();
     runButton.disabled = true;
     const cards = sources.map(progressCard);
+    mine.clear();  // the digests shown before go to 'Earlier digests'
     progress.replaceChildren(...cards.map((c) => c.card));
     progress.parentElement.hidden = false;
     controller = new AbortController();
