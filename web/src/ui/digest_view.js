@@ -4,8 +4,7 @@
 import { el, errorBlock } from './dom.js';
 import { CATEGORIES } from '../knowledge.js';
 import { createDigester, siteAllowed, allowSite, sourceName } from '../digest.js';
-
-const ACCEPT = '.pdf,.eml,.txt,.text,.md,.markdown,.html,.htm,application/pdf,message/rfc822,text/plain,text/markdown,text/html';
+import { ACCEPT } from '../extract/index.js';
 const STAGES = { reading: 'reading…', starting: 'starting the run…', running: 'digesting…', done: 'done', failed: 'failed' };
 
 // The sources picked but not yet digested, kept for the page's life (a redraw keeps them).
