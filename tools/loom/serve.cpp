@@ -767,7 +767,7 @@ class Service {
     httplib::Server svr;
     svr.new_task_queue = [] { return new httplib::ThreadPool(32); };
     svr.set_payload_max_length(o_.max_body);
-    svr.set_keep_alive_timeout(5);
+    svr.set_keep_alive_timeout(1);  // an idle connection holds a worker, and the stop waits for it
     routes(svr);
     int port = o_.port;
     if (port == 0) {
