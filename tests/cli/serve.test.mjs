@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, existsSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -431,4 +431,46 @@ test('the event stream replays the persisted events, then delivers live ones unt
     const tail = await readEvents(server, `/api/runs/${id}/events?after=${events.length - 1}`);
     assert.deepEqual(tail.map((e) => e.event), ['run_succeeded']);
   });
+});
+
+// ---------------------------------------------------------------- secrets
+
+test('model keys come from the environment and appear in no response, event, stream or log line', T, async () => {
+  const { startFakeLlm } = await import('../../tools/fake-llm/server.mjs');
+  const fake = await startFakeLlm({ port: 0, chunkDelayMs: 1 });
+  const GOOD = 'serve-SECRET-4b7e19d2';
+  const BAD = 'bad-serve-SECRET-83a0c6f5'; // the fake refuses keys starting with 'bad-'
+  const dir = tmp();
+  const models = join(dir, 'models.yaml');
+  writeFileSync(models, JSON.stringify({
+    models: {
+      m: { provider: 'openai', base_url: `${fake.url}/v1`, model: 'serve-keys', credential: 'LOOM_TEST_SERVE_KEY' },
+      refused: { provider: 'anthropic', base_url: `${fake.url}/v1`, model: 'serve-refused', credential: 'LOOM_TEST_SERVE_BAD_KEY' },
+    },
+  }));
+  const args = ['--workflows', join(root, 'tests/cli/data/llm_one.yaml'), '--models', models];
+  const env = { LOOM_SERVE_TOKEN: TOKEN, LOOM_TEST_SERVE_KEY: GOOD, LOOM_TEST_SERVE_BAD_KEY: BAD, HOME: dir };
+  try {
+    await withServer({ args, env }, async (server) => {
+      const texts = [];
+      for (const [model, status, code] of [['m', 'succeeded', null], ['refused', 'failed', 'auth']]) {
+        const started = await api(server, 'POST', '/api/runs', { body: { workflow: 'llm_one', inputs: { model, prompt: 'Keep this secret' } } });
+        assert.equal(started.status, 201, started.text);
+        const done = await finished(server, started.json.id);
+        assert.equal(done.status, status, JSON.stringify(done));
+        if (code) assert.equal(done.error.code, code);
+        const stream = await fetch(`${server.url}/api/runs/${started.json.id}/events`, { headers: { authorization: `Bearer ${TOKEN}` } });
+        texts.push(started.text, JSON.stringify(done), await stream.text(),
+          readFileSync(join(server.data, 'runs', started.json.id, 'events.jsonl'), 'utf8'));
+      }
+      texts.push((await api(server, 'GET', '/api/runs')).text, server.stderr);
+      const reqs = await (await fetch(`${fake.url}/_fake/requests`)).json();
+      assert.deepEqual(reqs.map((q) => q.auth), ['present', 'present'], 'the keys really went out');
+      for (const text of texts) {
+        for (const secret of [GOOD, BAD, '4b7e19d2', '83a0c6f5']) assert.ok(!text.includes(secret), `'${secret}' leaked: ${text.slice(0, 300)}`);
+      }
+    });
+  } finally {
+    await fake.close();
+  }
 });
