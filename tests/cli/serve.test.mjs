@@ -302,6 +302,9 @@ test('a triggers file with an error stops the start with file:line:column and a 
   assert.match(failed.stderr, /hint: did you mean 'ingestion_digest'\?/);
   assert.match(failed.stderr, /bad_triggers\.yaml:6:7: error\[input_unknown\]: 'ingestion_digest' has no input 'text'/);
   assert.match(failed.stderr, /bad_triggers\.yaml:12:24: error\[template_unknown_name\]/);
+  // The example docs/serve.md points to loads.
+  const example = ['--workflows', join(root, 'workflows/ingestion_digest.yaml'), '--triggers', join(root, 'docs/examples/triggers.yaml')];
+  await withServer({ args: example }, async (server) => assert.match(server.stderr, /2 trigger rules/));
 });
 
 // ---------------------------------------------------------------- limits
