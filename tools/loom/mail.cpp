@@ -9,11 +9,6 @@
 namespace loom::cli {
 namespace {
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-
 std::string str(const char* s) { return s ? valid_utf8(s) : std::string(); }
 
 // Adds the mailboxes of `list` (groups expanded) to `out`; the first name to `*first_name`.
@@ -24,7 +19,7 @@ void add_addresses(InternetAddressList* list, Json& out, std::string* first_name
     if (INTERNET_ADDRESS_IS_GROUP(ia)) {
       add_addresses(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)), out, first_name);
     } else if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
-      out.push_back(lower(str(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)))));
+      out.push_back(ascii_lower(str(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)))));
       if (first_name && first_name->empty()) *first_name = str(internet_address_get_name(ia));
     }
   }
@@ -69,7 +64,7 @@ void visit_part(GMimeObject* /*parent*/, GMimeObject* part, gpointer data) {
   if (g_mime_part_is_attachment(leaf)) {
     std::string text = part_text(leaf);
     parts->attachments.push_back({{"filename", str(g_mime_part_get_filename(leaf))},
-                                  {"content_type", lower(str(g_mime_content_type_get_mime_type(type)))},
+                                  {"content_type", ascii_lower(str(g_mime_content_type_get_mime_type(type)))},
                                   {"size", text.size()}});
     return;
   }
@@ -90,6 +85,11 @@ Json empty_email() {
 }
 
 }  // namespace
+
+std::string ascii_lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; });
+  return s;
+}
 
 void mail_init() { g_mime_init(); }
 
@@ -125,14 +125,11 @@ Result<Json> parse_rfc822(std::string_view raw) {
   GMimeHeaderList* headers = g_mime_object_get_header_list(GMIME_OBJECT(message));
   for (int i = 0; headers && i < g_mime_header_list_get_count(headers); ++i) {
     GMimeHeader* h = g_mime_header_list_get_header_at(headers, i);
-    std::string name = lower(str(g_mime_header_get_name(h)));
+    std::string name = ascii_lower(str(g_mime_header_get_name(h)));
     if (!email["headers"].contains(name)) email["headers"][name] = str(g_mime_header_get_value(h));
   }
   Parts parts;
-  g_mime_message_foreach(message, visit_part, &parts);
-  if (GMimeObject* body = g_mime_message_get_mime_part(message); body && GMIME_IS_PART(body)) {
-    visit_part(nullptr, body, &parts);  // a single-part message: foreach visits only children
-  }
+  g_mime_message_foreach(message, visit_part, &parts);  // the top part too, then a multipart's parts
   g_object_unref(message);
   email["html"] = parts.html;
   email["text"] = parts.has_text ? parts.text : html_to_text(parts.html);
@@ -160,7 +157,7 @@ Result<Json> email_from_json(const Json& given) {
         if (!a.is_string()) return make_error(ErrorCode::kBadArgument, "'" + key + "' must hold strings");
       }
       email[key] = Json::array();
-      for (const auto& a : list) email[key].push_back(lower(a.get<std::string>()));
+      for (const auto& a : list) email[key].push_back(ascii_lower(a.get<std::string>()));
     } else if (key == "headers" || key == "attachments") {
       if (v.type() != email[key].type()) {
         return make_error(ErrorCode::kBadArgument, "'" + key + "' must be a JSON " + email[key].type_name());
@@ -168,7 +165,7 @@ Result<Json> email_from_json(const Json& given) {
       email[key] = v;
     } else {
       if (!v.is_string()) return make_error(ErrorCode::kBadArgument, "'" + key + "' must be a string");
-      email[key] = key == "from" ? lower(v.get<std::string>()) : v.get<std::string>();
+      email[key] = key == "from" ? ascii_lower(v.get<std::string>()) : v.get<std::string>();
     }
   }
   if (email["text"] == "" && email["html"] != "") email["text"] = html_to_text(email["html"].get<std::string>());
@@ -185,10 +182,10 @@ std::string html_to_text(std::string_view html) {
     if (c == '<') {
       std::size_t end = html.find('>', i);
       if (end == std::string_view::npos) break;
-      std::string tag = lower(std::string(html.substr(i + 1, end - i - 1)));
+      std::string tag = ascii_lower(std::string(html.substr(i + 1, end - i - 1)));
       std::string name = tag.substr(0, tag.find_first_of(" \t\r\n/", tag[0] == '/' ? 1 : 0));
       if (name == "script" || name == "style") {  // their content is not text
-        std::size_t close = lower(std::string(html.substr(end))).find("</" + name);
+        std::size_t close = ascii_lower(std::string(html.substr(end))).find("</" + name);
         i = close == std::string::npos ? html.size() : html.find('>', end + close);
         i = i == std::string_view::npos ? html.size() : i + 1;
         continue;

@@ -15,6 +15,9 @@
 
 namespace loom::cli {
 
+/// `s` with A-Z lowered (addresses, header names and media types compare this way).
+std::string ascii_lower(std::string s);
+
 /// Initializes GMime; call once, before any thread parses mail.
 void mail_init();
 

@@ -561,14 +561,18 @@ class Service {
     return {{"name", wf.name}, {"description", wf.description}, {"inputs", inputs}, {"version", wf.version()}};
   }
 
-  template <class F>
-  void with_run(const httplib::Request& req, httplib::Response& res, F f) {
+  // The run the route's path names; null after answering 404 unknown_run.
+  std::shared_ptr<RunRecord> run_or_404(const httplib::Request& req, httplib::Response& res) {
     auto r = find_run(req.matches[1]);
     if (!r) {
-      return send_error(res, {404, "unknown_run", "no run '" + std::string(req.matches[1]) + "'",
-                              "GET /api/runs lists the runs"});
+      send_error(res, {404, "unknown_run", "no run '" + std::string(req.matches[1]) + "'", "GET /api/runs lists the runs"});
     }
-    f(*r);
+    return r;
+  }
+
+  template <class F>
+  void with_run(const httplib::Request& req, httplib::Response& res, F f) {
+    if (auto r = run_or_404(req, res)) f(*r);
   }
 
   void post_run(const httplib::Request& req, httplib::Response& res) {
@@ -685,11 +689,8 @@ class Service {
   // Server-Sent Events: the persisted events after Last-Event-ID (or ?after=N), then the live
   // ones, until the run ends (or the server stops). Each is `id: SEQ`, `event: TYPE`, `data: JSON`.
   void stream_events(const httplib::Request& req, httplib::Response& res) {
-    auto r = find_run(req.matches[1]);
-    if (!r) {
-      return send_error(res, {404, "unknown_run", "no run '" + std::string(req.matches[1]) + "'",
-                              "GET /api/runs lists the runs"});
-    }
+    auto r = run_or_404(req, res);
+    if (!r) return;
     std::string after_text = req.has_header("Last-Event-ID") ? req.get_header_value("Last-Event-ID")
                                                               : req.get_param_value("after");
     std::uint64_t after = std::strtoull(after_text.c_str(), nullptr, 10);
@@ -722,8 +723,7 @@ class Service {
 
   void inbound(const httplib::Request& req, httplib::Response& res) {
     std::string type = req.get_header_value("Content-Type");
-    type = trim(type.substr(0, type.find(';')));
-    std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return std::tolower(c); });
+    type = ascii_lower(trim(type.substr(0, type.find(';'))));
     Result<Json> email = make_error(ErrorCode::kBadArgument, "");
     if (type == "application/json") {
       Json body = Json::parse(req.body, nullptr, false);

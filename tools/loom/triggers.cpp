@@ -3,15 +3,11 @@
 #include <algorithm>
 #include <cctype>
 
+#include "mail.hpp"
 #include "workflow/yaml_reader.hpp"  // the engine's YAML reading: positions, key checks, typed scalars
 
 namespace loom::cli {
 namespace {
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
 
 const std::vector<std::string> kFields = {"from", "to", "cc", "subject"};
 
@@ -131,7 +127,7 @@ class TriggerReader : public detail::YamlReader {
     } else if (!get_string(v, what, &m.text)) {
       return;
     }
-    if (m.kind != TriggerMatch::Kind::kRegex) m.text = lower(m.text);
+    if (m.kind != TriggerMatch::Kind::kRegex) m.text = ascii_lower(m.text);
     rule->match.push_back(std::move(m));
   }
 
@@ -178,8 +174,8 @@ class TriggerReader : public detail::YamlReader {
 
 bool holds(const TriggerMatch& m, const std::string& value) {
   switch (m.kind) {
-    case TriggerMatch::Kind::kEquals: return lower(value) == m.text;
-    case TriggerMatch::Kind::kContains: return lower(value).find(m.text) != std::string::npos;
+    case TriggerMatch::Kind::kEquals: return ascii_lower(value) == m.text;
+    case TriggerMatch::Kind::kContains: return ascii_lower(value).find(m.text) != std::string::npos;
     case TriggerMatch::Kind::kRegex: return std::regex_search(value, m.regex);
   }
   return false;
