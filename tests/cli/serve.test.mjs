@@ -27,10 +27,10 @@ const PARA2 = 'Años later his granddaughter found the ledger in a trunk under t
 
 // Starts `loom serve` on a free port and resolves once it listens, with its URL, its stderr so
 // far, and stop(signal) that resolves with the exit code. Rejects when it exits first.
-function startServe({ data = tmp(), args, env = { LOOM_SERVE_TOKEN: TOKEN } } = {}) {
-  const argv = args ?? ['--workflows', join(root, 'workflows/ingestion_digest.yaml'),
-    '--workflows', fixture('workflows'), '--triggers', fixture('triggers.yaml')];
-  const child = spawn(loom, ['serve', '--data', data, '--port', '0', ...argv], {
+const ARGS = ['--workflows', join(root, 'workflows/ingestion_digest.yaml'), '--workflows', fixture('workflows'),
+  '--triggers', fixture('triggers.yaml')];
+function startServe({ data = tmp(), args = ARGS, env = { LOOM_SERVE_TOKEN: TOKEN } } = {}) {
+  const child = spawn(loom, ['serve', '--data', data, '--port', '0', ...args], {
     cwd: root, env: { ...process.env, LOOM_SERVE_TOKEN: '', ...env }, stdio: ['ignore', 'ignore', 'pipe'],
   });
   const server = { child, data, stderr: '', url: null };
@@ -234,6 +234,24 @@ test('a person answers over HTTP; wrong answers and answers to no question are r
   });
 });
 
+test('--max-runs 1: a second run waits its turn, then runs when the first ends', T, async () => {
+  await withServer({ args: [...ARGS, '--max-runs', '1'] }, async (server) => {
+    const start = async (line) => (await api(server, 'POST', '/api/runs', { body: { workflow: 'serve_ask', inputs: { line } } })).json.id;
+    const first = await start('First.');
+    await waitingOn(server, first);
+    const second = await start('Second.');
+    const queued = await api(server, 'GET', `/api/runs/${second}`);
+    assert.equal(queued.json.driver, 'queued');
+    assert.equal(queued.json.status, 'running');
+    assertError(await api(server, 'POST', `/api/runs/${second}/answer`, { body: { value: 'yes' } }), 409, 'not_waiting');
+    assert.equal((await api(server, 'POST', `/api/runs/${first}/answer`, { body: { value: 'no' } })).status, 200);
+    assert.deepEqual((await finished(server, first)).outputs, { verdict: 'no: First.' });
+    assert.equal((await waitingOn(server, second)).driver, 'running');
+    assert.equal((await api(server, 'POST', `/api/runs/${second}/answer`, { body: { value: 'yes' } })).status, 200);
+    assert.deepEqual((await finished(server, second)).outputs, { verdict: 'yes: Second.' });
+  });
+});
+
 // ---------------------------------------------------------------- the e-mail webhook
 
 test('the webhook routes RFC 822 and JSON mail by the triggers file, with inputs mapped from the mail', T, async () => {
@@ -310,8 +328,7 @@ test('a triggers file with an error stops the start with file:line:column and a 
 // ---------------------------------------------------------------- limits
 
 test('bodies over --max-body are refused with 413 on /api/runs and the webhook, and the server keeps serving', T, async () => {
-  const args = ['--workflows', join(root, 'workflows/ingestion_digest.yaml'), '--workflows', fixture('workflows'),
-    '--triggers', fixture('triggers.yaml'), '--max-body', '4096'];
+  const args = [...ARGS, '--max-body', '4096'];
   await withServer({ args }, async (server) => {
     const big = 'x'.repeat(5000);
     assertError(await api(server, 'POST', '/api/runs', { body: { workflow: 'ingestion_digest', inputs: { document: big } } }), 413, 'payload_too_large');
