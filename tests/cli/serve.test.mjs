@@ -301,6 +301,13 @@ test('the webhook routes RFC 822 and JSON mail by the triggers file, with inputs
     const waiting = await waitingOn(server, ask.json.id);
     assert.equal(waiting.question.show, 'Keep the storm scene?');
 
+    // multipart/mixed: a multipart/alternative (ISO-8859-1 quoted-printable text) and a base64
+    // attachment, which is listed (name, type, size) and is not the text.
+    const mixed = await api(server, 'POST', '/api/inbound/email', { body: readFileSync(fixture('attachment.eml')), type: 'message/rfc822' });
+    assert.equal(mixed.status, 202, mixed.text);
+    assert.equal(mixed.json.rule, 'attachment');
+    assert.equal((await waitingOn(server, mixed.json.id)).question.show, 'notes.txt (text/plain, 156 bytes): See the notes, señor.');
+
     const before = runDirs(server).length;
     assertError(await api(server, 'POST', '/api/inbound/email', { body: readFileSync(fixture('unmatched.eml')), type: 'message/rfc822' }), 422, 'no_trigger');
     assertError(await api(server, 'POST', '/api/inbound/email', { body: { from: 'x@y.test', to: 'digest@loom.test', subject: 'no tag', text: 'hi' } }), 422, 'no_trigger');
