@@ -360,6 +360,11 @@ test('a run waiting on a person when the server is killed (SIGKILL) is answered 
   try {
     id = (await api(first, 'POST', '/api/runs', { body: { workflow: 'serve_ask', inputs: { line: 'Still here?' } } })).json.id;
     await waitingOn(first, id);
+    // One server per data folder: a second would resume the same runs.
+    const second = await startServe({ data }).then(() => assert.fail('a second server started'), (e) => e);
+    assert.equal(second.code, 2);
+    assert.match(second.stderr, /another loom serve uses/);
+    assert.deepEqual(runDirs(first), [id], 'only the run, no half-made folder');
   } finally {
     assert.equal((await first.stop('SIGKILL')).signal, 'SIGKILL');
   }

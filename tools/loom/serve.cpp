@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <httplib.h>
 #include <pthread.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -162,6 +163,13 @@ class Service {
     std::error_code ec;
     fs::create_directories(fs::path(o_.data) / "runs", ec);
     if (ec) return fail(2, "cannot create '" + o_.data + "/runs': " + ec.message(), "pass --data DIR");
+    // Two servers on one folder would both resume its runs: the second is refused. The lock is
+    // the kernel's, so a crashed server leaves none behind.
+    std::string lock_path = (fs::path(o_.data) / "lock").string();
+    lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd_ < 0 || ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+      return fail(2, "another loom serve uses '" + o_.data + "'", "stop it, or pass another --data DIR");
+    }
     if (int code = load_token()) return code;
     mail_init();
     http_global_init();
@@ -239,7 +247,7 @@ class Service {
     std::vector<fs::path> dirs;
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(fs::path(o_.data) / "runs", ec)) {
-      if (entry.is_directory()) dirs.push_back(entry.path());
+      if (entry.is_directory() && entry.path().filename().string()[0] != '.') dirs.push_back(entry.path());
     }
     std::sort(dirs.begin(), dirs.end());
     int resumed = 0;
@@ -318,17 +326,25 @@ class Service {
     if (!run) return run.error();
     r->run = std::move(*run);
     r->workflow = wf;
-    r->dir = (fs::path(o_.data) / "runs" / r->id).string();
     r->meta = {{"id", r->id}, {"workflow", wf->name}, {"file", wf->file}, {"created_at", iso_time(created)}};
     if (!trigger.is_null()) r->meta["trigger"] = trigger;
+    // The run's folder is written under a hidden name and renamed once it holds the workflow, the
+    // meta and the first events: a crash never leaves a half-made run for the next start (which
+    // skips hidden folders). The open log follows the rename.
+    fs::path runs = fs::path(o_.data) / "runs";
+    std::string draft = (runs / ("." + r->id)).string();
+    r->dir = (runs / r->id).string();
     std::error_code ec;
-    fs::create_directories(r->dir, ec);
-    if (ec || !write_file(r->dir + "/workflow.yaml", wf->source) || !write_file(r->dir + "/meta.json", dump(r->meta)) ||
-        !r->log.open(r->dir + "/events.jsonl", false)) {
-      return make_error(ErrorCode::kHostError, "cannot write the run's files under " + r->dir);
+    fs::create_directories(draft, ec);
+    bool ok = !ec && write_file(draft + "/workflow.yaml", wf->source) && write_file(draft + "/meta.json", dump(r->meta)) &&
+              r->log.open(draft + "/events.jsonl", false);
+    if (ok) {
+      for (const Event& e : r->run->take_events()) ok = ok && record_event(*r, e);
     }
-    for (const Event& e : r->run->take_events()) {
-      if (!record_event(*r, e)) return make_error(ErrorCode::kHostError, "cannot write " + r->dir + "/events.jsonl");
+    if (ok) fs::rename(draft, r->dir, ec);
+    if (!ok || ec) {
+      fs::remove_all(draft, ec);
+      return make_error(ErrorCode::kHostError, "cannot write the run's files under " + runs.string());
     }
     add_record(r);
     launch(r);
@@ -821,6 +837,7 @@ class Service {
   Triggers triggers_;
   RunOptions base_options_;
   std::string token_;
+  int lock_fd_ = -1;  // held (flock) while the server runs
   std::atomic<bool> stopping_{false};
 
   std::mutex runs_mu_;
