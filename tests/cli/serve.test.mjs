@@ -342,12 +342,29 @@ test('bodies over --max-body are refused with 413 on /api/runs and the webhook, 
     const eml = `From: a@b.test\r\nTo: digest@loom.test\r\nSubject: [digest] big\r\n\r\n${big}\r\n`;
     assertError(await api(server, 'POST', '/api/inbound/email', { body: eml, type: 'message/rfc822' }), 413, 'payload_too_large');
     assertError(await api(server, 'POST', '/api/inbound/email', { body: { from: 'a@b.test', to: 'digest@loom.test', subject: '[digest]', text: big } }), 413, 'payload_too_large');
+    // Chunked (no Content-Length): counted as it comes.
+    const chunked = async (text) => {
+      const body = new ReadableStream({
+        start(c) {
+          for (let i = 0; i < text.length; i += 1000) c.enqueue(new TextEncoder().encode(text.slice(i, i + 1000)));
+          c.close();
+        },
+      });
+      const r = await fetch(`${server.url}/api/runs`, { method: 'POST', body, duplex: 'half', headers: { authorization: `Bearer ${TOKEN}` } });
+      return { status: r.status, json: await r.json() };
+    };
+    const chunkedBig = await chunked(JSON.stringify({ workflow: 'ingestion_digest', inputs: { document: big } }));
+    assert.equal(chunkedBig.status, 413);
+    assert.equal(chunkedBig.json.error.code, 'payload_too_large');
     assert.deepEqual(runDirs(server), []);
+    const chunkedSmall = await chunked(JSON.stringify({ workflow: 'ingestion_digest', inputs: { document: PARA1 } }));
+    assert.equal(chunkedSmall.status, 201, JSON.stringify(chunkedSmall.json));
     // Still serving: a body under the limit goes through.
     assert.equal((await api(server, 'GET', '/api/health', { token: null })).status, 200);
     const small = await api(server, 'POST', '/api/runs', { body: { workflow: 'ingestion_digest', inputs: { document: PARA1 } } });
     assert.equal(small.status, 201, small.text);
     assert.equal((await finished(server, small.json.id)).status, 'succeeded');
+    assert.equal((await finished(server, chunkedSmall.json.id)).status, 'succeeded');
   });
 });
 

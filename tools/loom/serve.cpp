@@ -499,8 +499,8 @@ class Service {
     return {status, std::string(error_code_name(e.code)), e.message, e.hint};
   }
 
-  static Result<Json> parse_json_body(const httplib::Request& req) {
-    Json body = Json::parse(req.body, nullptr, false);
+  static Result<Json> parse_json_body(const std::string& text) {
+    Json body = Json::parse(text, nullptr, false);
     if (body.is_discarded() || !body.is_object()) {
       return make_error(ErrorCode::kBadArgument, "the body is not a JSON object", "send JSON, e.g. {\"workflow\": \"NAME\"}");
     }
@@ -530,8 +530,7 @@ class Service {
     svr.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request&, httplib::Response& res) {
       if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
       if (res.status == 413) {
-        send_error(res, {413, "payload_too_large", "the body is larger than " + std::to_string(o_.max_body) + " bytes",
-                         "send less, or start the server with a larger --max-body"});
+        send_error(res, too_large());
       } else if (res.status == 404) {
         send_error(res, {404, "not_found", "no such route", "the routes are listed in docs/serve.md"});
       } else {
@@ -551,7 +550,8 @@ class Service {
       for (const auto& name : library_.names()) list.push_back(describe_workflow(*library_.find(name)));
       send(res, 200, {{"workflows", list}});
     });
-    svr.Post("/api/runs", [this](const httplib::Request& req, httplib::Response& res) { post_run(req, res); });
+    using namespace std::placeholders;
+    post(svr, "/api/runs", std::bind(&Service::post_run, this, _1, _2, _3));
     svr.Get("/api/runs", [this](const httplib::Request&, httplib::Response& res) { list_runs(res); });
     const std::string run_path = R"(/api/runs/([A-Za-z0-9_.-]+))";
     svr.Get(run_path, [this](const httplib::Request& req, httplib::Response& res) {
@@ -561,9 +561,37 @@ class Service {
       });
     });
     svr.Get(run_path + "/events", [this](const httplib::Request& req, httplib::Response& res) { stream_events(req, res); });
-    svr.Post(run_path + "/answer", [this](const httplib::Request& req, httplib::Response& res) { answer(req, res); });
-    svr.Post(run_path + "/cancel", [this](const httplib::Request& req, httplib::Response& res) { cancel(req, res); });
-    svr.Post("/api/inbound/email", [this](const httplib::Request& req, httplib::Response& res) { inbound(req, res); });
+    post(svr, run_path + "/answer", std::bind(&Service::answer, this, _1, _2, _3));
+    post(svr, run_path + "/cancel", std::bind(&Service::cancel, this, _1, _2, _3));
+    post(svr, "/api/inbound/email", std::bind(&Service::inbound, this, _1, _2, _3));
+  }
+
+  HttpError too_large() const {
+    return {413, "payload_too_large", "the body is larger than " + std::to_string(o_.max_body) + " bytes",
+            "send less, or start the server with a larger --max-body"};
+  }
+
+  // A POST route whose handler gets the body, read here: at most --max-body bytes, whether the
+  // client announced its length (httplib refuses a larger Content-Length before reading) or sent
+  // chunks (counted as they come; httplib 0.11 would read them all).
+  using BodyHandler = std::function<void(const httplib::Request&, const std::string&, httplib::Response&)>;
+  void post(httplib::Server& svr, const std::string& pattern, BodyHandler handler) {
+    svr.Post(pattern, [this, handler](const httplib::Request& req, httplib::Response& res,
+                                      const httplib::ContentReader& read) {
+      std::string body;
+      bool too_big = false;
+      bool complete = read([&](const char* data, std::size_t n) {
+        too_big = too_big || body.size() + n > o_.max_body;
+        if (!too_big) body.append(data, n);
+        return !too_big;
+      });
+      if (too_big || res.status == 413) {
+        res.set_header("Connection", "close");  // the rest of the body is not read
+        return send_error(res, too_large());
+      }
+      if (!complete) return send_error(res, {400, "bad_request", "the body could not be read", ""});
+      handler(req, body, res);
+    });
   }
 
   static Json describe_workflow(const Workflow& wf) {
@@ -591,8 +619,8 @@ class Service {
     if (auto r = run_or_404(req, res)) f(*r);
   }
 
-  void post_run(const httplib::Request& req, httplib::Response& res) {
-    auto body = parse_json_body(req);
+  void post_run(const httplib::Request&, const std::string& text, httplib::Response& res) {
+    auto body = parse_json_body(text);
     if (!body) return send_error(res, engine_error(400, body.error()));
     std::string name = body->value("workflow", "");
     auto wf = library_.find(name);
@@ -648,9 +676,9 @@ class Service {
     send(res, 200, {{"runs", list}});
   }
 
-  void answer(const httplib::Request& req, httplib::Response& res) {
+  void answer(const httplib::Request& req, const std::string& text, httplib::Response& res) {
     with_run(req, res, [&](RunRecord& r) {
-      auto body = parse_json_body(req);
+      auto body = parse_json_body(text);
       if (!body) return send_error(res, engine_error(400, body.error()));
       if (!body->contains("value")) {
         return send_error(res, {400, "bad_argument", "the answer has no 'value'", "send {\"value\": \"yes\"}"});
@@ -685,7 +713,7 @@ class Service {
     });
   }
 
-  void cancel(const httplib::Request& req, httplib::Response& res) {
+  void cancel(const httplib::Request& req, const std::string&, httplib::Response& res) {
     with_run(req, res, [&](RunRecord& r) {
       std::unique_lock<std::mutex> lock(r.mu);
       if (r.finished) {
@@ -737,16 +765,16 @@ class Service {
     });
   }
 
-  void inbound(const httplib::Request& req, httplib::Response& res) {
+  void inbound(const httplib::Request& req, const std::string& body_text, httplib::Response& res) {
     std::string type = req.get_header_value("Content-Type");
     type = ascii_lower(trim(type.substr(0, type.find(';'))));
     Result<Json> email = make_error(ErrorCode::kBadArgument, "");
     if (type == "application/json") {
-      Json body = Json::parse(req.body, nullptr, false);
+      Json body = Json::parse(body_text, nullptr, false);
       email = body.is_discarded() ? Result<Json>(make_error(ErrorCode::kBadArgument, "the body is not JSON"))
                                   : email_from_json(body);
     } else if (type == "message/rfc822" || type == "text/plain" || type.empty()) {
-      email = parse_rfc822(req.body);
+      email = parse_rfc822(body_text);
     } else {
       return send_error(res, {415, "unsupported_media_type", "cannot read a '" + type + "' e-mail",
                               "send the raw message as message/rfc822, or JSON as application/json"});
