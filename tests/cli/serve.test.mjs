@@ -234,21 +234,34 @@ test('a person answers over HTTP; wrong answers and answers to no question are r
   });
 });
 
-test('--max-runs 1: a second run waits its turn, then runs when the first ends', T, async () => {
+test('--max-runs 1: a second run waits its turn; a run waiting for a person holds no turn', T, async () => {
   await withServer({ args: [...ARGS, '--max-runs', '1'] }, async (server) => {
-    const start = async (line) => (await api(server, 'POST', '/api/runs', { body: { workflow: 'serve_ask', inputs: { line } } })).json.id;
-    const first = await start('First.');
-    await waitingOn(server, first);
-    const second = await start('Second.');
-    const queued = await api(server, 'GET', `/api/runs/${second}`);
-    assert.equal(queued.json.driver, 'queued');
-    assert.equal(queued.json.status, 'running');
-    assertError(await api(server, 'POST', `/api/runs/${second}/answer`, { body: { value: 'yes' } }), 409, 'not_waiting');
-    assert.equal((await api(server, 'POST', `/api/runs/${first}/answer`, { body: { value: 'no' } })).status, 200);
-    assert.deepEqual((await finished(server, first)).outputs, { verdict: 'no: First.' });
-    assert.equal((await waitingOn(server, second)).driver, 'running');
-    assert.equal((await api(server, 'POST', `/api/runs/${second}/answer`, { body: { value: 'yes' } })).status, 200);
-    assert.deepEqual((await finished(server, second)).outputs, { verdict: 'yes: Second.' });
+    const start = async (workflow, inputs) => (await api(server, 'POST', '/api/runs', { body: { workflow, inputs } })).json.id;
+    const get = async (id) => (await api(server, 'GET', `/api/runs/${id}`)).json;
+    const ask = await start('serve_ask', { line: 'Wait.' });
+    await waitingOn(server, ask);
+    // The person may take days: the waiting run gives its turn to the next.
+    const long = await start('serve_slow', { ms: 600000 });
+    await until(async () => (await get(long)).driver === 'running');
+    const next = await start('serve_slow', { ms: 1 });
+    assert.equal((await get(next)).driver, 'queued');
+    assert.equal((await get(next)).status, 'running');
+    // Cancelling the long run frees its turn: the next runs and finishes.
+    assert.equal((await api(server, 'POST', `/api/runs/${long}/cancel`)).status, 202);
+    assert.equal((await finished(server, long)).status, 'cancelled');
+    assert.deepEqual((await finished(server, next)).outputs, { last: 3 });
+    // A queued run is cancelled at once.
+    const blocker = await start('serve_slow', { ms: 600000 });
+    await until(async () => (await get(blocker)).driver === 'running');
+    const queued = await start('serve_slow', { ms: 1 });
+    assert.equal((await get(queued)).driver, 'queued');
+    assert.equal((await api(server, 'POST', `/api/runs/${queued}/cancel`)).status, 202);
+    assert.equal((await finished(server, queued)).status, 'cancelled');
+    assertContinuous(logOf(server, queued), 'run_cancelled');
+    await api(server, 'POST', `/api/runs/${blocker}/cancel`);
+    // The answer takes a turn again, and the run finishes.
+    assert.equal((await api(server, 'POST', `/api/runs/${ask}/answer`, { body: { value: 'yes' } })).status, 200);
+    assert.deepEqual((await finished(server, ask)).outputs, { verdict: 'yes: Wait.' });
   });
 });
 

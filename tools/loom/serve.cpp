@@ -116,6 +116,8 @@ struct RunRecord {
   std::string driver = "idle";  // queued, running, stopped, stuck, broken, done
   Error problem;                // why it is stuck or broken
   std::map<std::uint64_t, Question> questions;  // by effect id
+
+  bool has_slot = false;  // guarded by Service::slots_mu_: the run may be driven now
 };
 
 struct HttpError {
@@ -400,34 +402,56 @@ class Service {
 
   // human.input: parks the question until POST /api/runs/{id}/answer answers it, or the run
   // is stopped (the answer is then asked again when the run resumes).
+  // While it waits, the run gives its slot back (a person may take days); it takes one again
+  // to go on with the answer.
   EffectResult ask(RunRecord& r, const Effect& e, const std::atomic<bool>& cancel) {
     std::unique_lock<std::mutex> lock(r.mu);
     r.questions[e.id] = {e.step, e.args, std::nullopt};
+    bool first = r.questions.size() == 1;
     std::fprintf(stderr, "run %s: waiting for an answer at %s\n", r.id.c_str(), e.step.c_str());
     r.cv.notify_all();
+    lock.unlock();
+    if (first) release_slot(r);
+    lock.lock();
     while (!r.questions[e.id].answer && !cancel.load()) r.cv.wait_for(lock, std::chrono::milliseconds(100));
     Question q = std::move(r.questions[e.id]);
     r.questions.erase(e.id);
+    bool last = r.questions.empty();
+    lock.unlock();
+    if (last) acquire_slot(r);
     if (!q.answer) return EffectResult::failure(ErrorCode::kCancelled, "no answer: the run was stopped");
     return EffectResult::success(std::move(*q.answer));
   }
 
-  void drive_run(std::shared_ptr<RunRecord> r) {
-    {
-      std::unique_lock<std::mutex> lock(slots_mu_);
-      slots_cv_.wait(lock, [this] { return active_ < o_.max_runs || stopping_.load(); });
-      if (stopping_) return set_driver(*r, "stopped");
+  // --max-runs slots; a run drives only while it holds one. Waits for a free slot unless the
+  // run is stopped (or cancelled); true when the run holds one.
+  bool acquire_slot(RunRecord& r) {
+    std::unique_lock<std::mutex> lock(slots_mu_);
+    slots_cv_.wait(lock, [&] { return r.has_slot || active_ < o_.max_runs || r.stop.load(); });
+    if (!r.has_slot && active_ < o_.max_runs && !r.stop.load()) {
       ++active_;
+      r.has_slot = true;
     }
-    set_driver(*r, "running");
-    HostConfig config;
-    config.clock_base_ms = r->clock_base;
-    config.interrupted = &r->stop;
-    config.secrets = secret_from_env;
-    config.on_event = [this, &r](const Event& e) { return record_event(*r, e); };
-    config.ask_person = [this, &r](const Effect& e, const std::atomic<bool>& cancel) { return ask(*r, e, cancel); };
+    return r.has_slot;
+  }
+
+  void release_slot(RunRecord& r) {
+    {
+      std::lock_guard<std::mutex> lock(slots_mu_);
+      if (!r.has_slot) return;
+      r.has_slot = false;
+      --active_;
+    }
+    slots_cv_.notify_all();
+  }
+
+  void drive_run(std::shared_ptr<RunRecord> r) {
     auto started = Clock::now();
-    HostExit exit = r->run->finished() ? HostExit::kFinished : drive(*r->run, config);
+    HostExit exit = HostExit::kInterrupted;  // stopped or cancelled before its turn came
+    if (acquire_slot(*r)) {
+      set_driver(*r, "running");
+      exit = r->run->finished() ? HostExit::kFinished : drive(*r->run, host_config(r));
+    }
     std::string driver = "done";
     if (exit == HostExit::kInterrupted && r->cancel && !r->run->finished()) {
       auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
@@ -444,11 +468,17 @@ class Service {
       driver = "broken";
     }
     set_driver(*r, driver);
-    {
-      std::lock_guard<std::mutex> lock(slots_mu_);
-      --active_;
-    }
-    slots_cv_.notify_one();
+    release_slot(*r);
+  }
+
+  HostConfig host_config(const std::shared_ptr<RunRecord>& r) {
+    HostConfig config;
+    config.clock_base_ms = r->clock_base;
+    config.interrupted = &r->stop;
+    config.secrets = secret_from_env;
+    config.on_event = [this, r](const Event& e) { return record_event(*r, e); };
+    config.ask_person = [this, r](const Effect& e, const std::atomic<bool>& cancel) { return ask(*r, e, cancel); };
+    return config;
   }
 
   void set_driver(RunRecord& r, const std::string& driver) {
@@ -723,9 +753,11 @@ class Service {
       r.cancel = true;
       r.stop = true;
       r.cv.notify_all();
-      // The driving thread records the cancellation; wait for it (a run waiting its turn is
-      // cancelled when its turn comes).
-      r.cv.wait_for(lock, std::chrono::seconds(5), [&] { return r.finished || r.driver == "queued"; });
+      lock.unlock();
+      wake_slots();  // a run waiting for its turn is cancelled without one
+      lock.lock();
+      // The driving thread records the cancellation; wait for it.
+      r.cv.wait_for(lock, std::chrono::seconds(5), [&] { return r.finished; });
       send(res, 202, {{"id", r.id}, {"status", r.snapshot.value("status", "")}});
     });
   }
@@ -850,13 +882,22 @@ class Service {
 
   void stop_all() {
     stopping_ = true;
-    slots_cv_.notify_all();
-    std::lock_guard<std::mutex> lock(runs_mu_);
-    for (auto& [id, r] : runs_) {
-      r->stop = true;
-      std::lock_guard<std::mutex> run_lock(r->mu);
-      r->cv.notify_all();
+    {
+      std::lock_guard<std::mutex> lock(runs_mu_);
+      for (auto& [id, r] : runs_) {
+        r->stop = true;
+        std::lock_guard<std::mutex> run_lock(r->mu);
+        r->cv.notify_all();
+      }
     }
+    wake_slots();
+  }
+
+  // After a run's `stop` is set: a run waiting for a slot sees it (taking the lock first, so
+  // that a waiter between its check and its wait does not miss the notification).
+  void wake_slots() {
+    { std::lock_guard<std::mutex> lock(slots_mu_); }
+    slots_cv_.notify_all();
   }
 
   const ServeOptions& o_;
