@@ -108,3 +108,19 @@ export function serveFiles(dir, { headers = {}, routes = {} } = {}) {
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
+
+/// Replaces the model pool in Settings with `yaml` and saves it (the page reloads when the pool
+/// names a new address: the page's connect-src policy follows the pool); resolves once the studio
+/// is ready again and shows the pool's first model `expect`.
+export async function useModelPool(page, yaml, expect) {
+  await page.click('[data-testid=nav-settings]');
+  await page.waitForSelector('[data-testid=yaml-editor]');
+  await page.click('[data-testid=yaml-editor] .cm-content');
+  await page.keyboard.press('Control+A');
+  await page.keyboard.insertText(yaml);
+  const saved = page.waitForEvent('load');
+  await page.click('[data-testid=save-models]:not([disabled])');
+  await saved;
+  await studioReady(page);
+  await page.waitForSelector(`[data-testid="model-${expect}"]`);
+}

@@ -68,7 +68,7 @@ test('the voice panel: build a voice, see its chart, score and rank passages, ke
   assert.equal(await page.inputValue('[data-testid=voice-references]'), "Row. Just row, and don't look back.");
   assert.equal(await page.$('[data-testid="voice-item-Mara"]'), null, 'nothing was saved');
 
-  await page.fill('[data-testid=voice-references]', MARA);
+  await page.fill('[data-testid=voice-references]', MARA.join('\n\n'));
   await page.click('[data-testid=voice-build]');
   await page.waitForSelector('[data-testid=voice-detail][data-voice=Mara]', { timeout: 30_000 });
   await page.waitForSelector('[data-testid="voice-item-Mara"]');

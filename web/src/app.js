@@ -12,6 +12,7 @@ import { ensureModelPool, syncShippedWorkflows } from './library.js';
 import { openKnowledge } from './knowledge.js';
 import { createVoices, usesVoice } from './voice.js';
 import { createManuscript } from './manuscript.js';
+import { createSceneFlows } from './scenes.js';
 import { registerServiceWorker } from './register_sw.js';
 import { el, errorBlock } from './ui/dom.js';
 
@@ -137,8 +138,9 @@ async function main() {
     },
   });
   const manuscript = createManuscript({ storage });
+  const scenes = createSceneFlows({ engine, runs, manuscript, storage, voices, knowledge });
   const ctx = {
-    engine, storage, vault, runs, knowledge, voices, manuscript, notify,
+    engine, storage, vault, runs, knowledge, voices, manuscript, scenes, notify,
     navigate: (hash) => {
       if (location.hash === hash) route(ctx);
       else location.hash = hash;
@@ -147,6 +149,14 @@ async function main() {
   };
   runs.subscribe((c) => {
     if (c.kind === 'interrupted') notify(c.error);
+  });
+  // A scene run's kept text becomes the scene's new revision, whichever view is open.
+  scenes.watch({
+    onApplied: async (revision) => {
+      const scene = await manuscript.getScene(revision.scene).catch(() => null);
+      notify(`Saved as revision #${revision.n} of "${scene?.title || 'the scene'}".`);
+    },
+    onError: (e) => notify(e),
   });
   try {
     const resumed = await runs.resumeUnfinished();

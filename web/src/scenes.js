@@ -43,6 +43,7 @@ class SceneFlows {
   #voices;
   #knowledge;
   #applying = new Map();  // run id -> Promise of apply(), so two callers save once
+  #savedListeners = new Set();
 
   constructor({ engine, runs, manuscript, storage, voices, knowledge }) {
     this.#engine = engine;
@@ -51,6 +52,13 @@ class SceneFlows {
     this.#storage = storage;
     this.#voices = voices;
     this.#knowledge = knowledge;
+  }
+
+  /// Calls fn(revision) after each revision this saves (a view showing that scene reloads its
+  /// text). Returns the function that stops it.
+  onSaved(fn) {
+    this.#savedListeners.add(fn);
+    return () => this.#savedListeners.delete(fn);
   }
 
   /// Saves the results of linked runs as they finish (and of those that finished while no tab
@@ -86,7 +94,7 @@ class SceneFlows {
   /// `targetScore` (75), `maxIterations` (3), `notes` (what the rewrite must keep), `model`.
   async enhance(sceneId, { character, targetScore = 75, maxIterations = 3, notes = '', model } = {}) {
     const { scene, project } = await this.#scene(sceneId, 'Enhancing a scene');
-    const who = String(character ?? scene.pov ?? '').trim();
+    const who = String(character || scene.pov || '').trim();
     if (!who) throw new SceneFlowError('bad_argument', 'Name the character whose voice the scene should be in (or set the scene\'s POV).');
     if (!scene.text?.trim()) throw new SceneFlowError('bad_argument', `The scene '${scene.title || 'untitled'}' has no text to rewrite yet.`);
     const inputs = {
@@ -175,6 +183,13 @@ class SceneFlows {
     const title = link.purpose === 'enhance' ? `In ${origin.character}'s voice` : 'Drafted';
     const revision = await this.#manuscript.saveText(link.scene, out.text, origin, { title });
     await this.#storage.updateRun(runId, { applied: { saved: true, revision: revision.n } });
+    for (const fn of this.#savedListeners) {
+      try {
+        fn(revision);
+      } catch (e) {
+        console.error('a listener of saved revisions failed', e);
+      }
+    }
     return revision;
   }
 
@@ -213,6 +228,19 @@ class SceneFlows {
       add(out.chapters[chapterOf.get(scene)] ??= zero(), record);
     }
     return out;
+  }
+
+  /// The model pool's names and its default: {names, fallback}.
+  async modelNames() {
+    const yaml = (await this.#storage.getModels())?.yaml;
+    if (!yaml) return { names: [], fallback: '' };
+    const pool = this.#engine.models(yaml);
+    return { names: (pool.models ?? []).map((m) => m.name), fallback: pool.default ?? '' };
+  }
+
+  /// The runs that worked on scene `sceneId`, newest first (their records).
+  async runsOf(sceneId) {
+    return (await this.#storage.listRuns({ limit: 5000 })).filter((r) => r.link?.scene === sceneId);
   }
 
   // ---- helpers ----

@@ -2,10 +2,12 @@
 // outline (acts > chapters > scenes, word totals, scenes reordered by drag and drop or by the
 // up/down buttons) on the left; on the right the selected scene's fields (saved on change), its
 // text (autosaved a second after typing stops, on blur and when the page is hidden), a "Save
-// revision" button, and its revisions with a word diff against the current text and Restore.
-// Text goes in with textContent only.
+// revision" button, and its revisions (where each came from) with a word diff against the current
+// text and Restore; the "Write with a model" box (scene_assist.js); what the models cost per
+// scene, chapter and project, and the project's default model. Text goes in with textContent only.
 import { el, errorBlock, formatTime } from './dom.js';
 import { countWords } from '../manuscript.js';
+import { formatSpend, sceneAssist } from './scene_assist.js';
 
 const AUTOSAVE_DELAY_MS = 1000;
 const TENSES = [['', '—'], ['past', 'past'], ['present', 'present']];
@@ -43,6 +45,17 @@ function download(blob, name) {
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
+// Where a revision made by a run came from, in a line: "model local-a · voice 71 → 84 · edited".
+function originText(o) {
+  const parts = [];
+  if (o.model) parts.push(`model ${o.model}`);
+  if (o.scores?.before != null && o.scores?.after != null) parts.push(`${o.character ?? 'voice'} ${o.scores.before} → ${o.scores.after}`);
+  else if (o.scores?.after != null) parts.push(`${o.character ?? 'voice'} ${o.scores.after}`);
+  if (o.knowledge?.length) parts.push(`${o.knowledge.length} note${o.knowledge.length === 1 ? '' : 's'}`);
+  if (o.edited) parts.push('edited');
+  return parts.join(' · ');
+}
+
 export async function manuscriptView(root, ctx, arg) {
   const { manuscript } = ctx;
   if (!manuscript) {
@@ -55,6 +68,7 @@ export async function manuscriptView(root, ctx, arg) {
   let gone = false;
   let project = null;
   let totals = null;
+  let spend = null;  // scenes.js spend(): cost and tokens per scene, chapter and project
 
   const projectList = el('ul', { cls: 'ms-projects', attrs: { 'data-testid': 'ms-projects' } });
   const tree = el('div', { cls: 'ms-tree', attrs: { 'data-testid': 'ms-tree' } });
@@ -200,6 +214,30 @@ export async function manuscriptView(root, ctx, arg) {
     return item;
   }
 
+  // The project's default model: the scene workflows use it when the writer picks none (the voice
+  // test's recommendation can set it).
+  function defaultModelPicker(p) {
+    const picker = el('select', { attrs: { id: 'ms-default-model', 'data-testid': 'ms-default-model' } });
+    const error = el('div');
+    ctx.scenes?.modelNames().then(({ names, fallback }) => {
+      const options = [...new Set([...(p.default_model ? [p.default_model] : []), ...names])];
+      picker.replaceChildren(el('option', { attrs: { value: '' }, text: `the pool's default (${fallback || 'none'})` }),
+        ...options.map((n) => el('option', { attrs: { value: n }, text: names.includes(n) ? n : `${n} (not in the pool)` })));
+      picker.value = p.default_model ?? '';
+    }).catch((e) => error.replaceChildren(errorBlock(e)));
+    picker.addEventListener('change', async () => {
+      try {
+        await manuscript.setDefaultModel(p.id, picker.value);
+        error.replaceChildren();
+      } catch (e) {
+        error.replaceChildren(errorBlock(e, { testid: 'ms-error' }));
+      }
+    });
+    return el('div', { cls: 'input ms-default-model' }, [
+      el('label', { cls: 'field', attrs: { for: 'ms-default-model' } }, [el('span', { cls: 'label', text: 'Default model' })]), picker, error,
+    ]);
+  }
+
   async function drawTree() {
     if (!projectId) {
       tree.replaceChildren();
@@ -207,8 +245,8 @@ export async function manuscriptView(root, ctx, arg) {
     }
     let scenes;
     try {
-      [project, totals, scenes] = await Promise.all([manuscript.getProject(projectId), manuscript.totals(projectId).catch(() => null),
-        manuscript.scenes(projectId)]);
+      [project, totals, scenes, spend] = await Promise.all([manuscript.getProject(projectId), manuscript.totals(projectId).catch(() => null),
+        manuscript.scenes(projectId), ctx.scenes?.spend(projectId).catch(() => null) ?? null]);
     } catch (e) {
       tree.replaceChildren(errorBlock(e));
       return;
@@ -232,6 +270,7 @@ export async function manuscriptView(root, ctx, arg) {
         el('div', { cls: 'ms-row' }, [
           el('span', { text: chapter.title || 'Chapter' }),
           el('span', { cls: 'help', attrs: { 'data-testid': `ms-words-${chapter.id}` }, text: words(totals?.chapters[chapter.id]) }),
+          el('span', { cls: 'help ms-spend', attrs: { 'data-testid': `ms-spend-${chapter.id}` }, text: formatSpend(spend?.chapters[chapter.id]) }),
           button('+ scene', `ms-add-scene-${chapter.id}`, async () => {
             const sceneNo = allChapters().reduce((s, c) => s + c.scenes.length, 0);
             const scene = await change(() => manuscript.addScene(project.id, { chapter: chapter.id, title: `Scene ${sceneNo + 1}` }));
@@ -246,6 +285,8 @@ export async function manuscriptView(root, ctx, arg) {
         el('h3', { text: project.title }),
         el('span', { cls: 'help', attrs: { 'data-testid': 'ms-words-project' }, text: words(totals?.project) }),
       ]),
+      el('p', { cls: 'help ms-spend', attrs: { 'data-testid': 'ms-spend-project' }, text: spend?.project.runs ? `Models: ${formatSpend(spend.project)}` : '' }),
+      defaultModelPicker(project),
       el('ul', { cls: 'ms-acts' }, acts),
       button('+ act', 'ms-add-act', () => change(() => manuscript.addAct(project.id, { title: `Act ${project.acts.length + 1}` }))),
       el('div', { cls: 'actions ms-export' }, [
@@ -421,6 +462,28 @@ export async function manuscriptView(root, ctx, arg) {
       window.removeEventListener('pagehide', onHide);
     });
 
+    // A model's revision of this scene saved meanwhile (a run approved in the run view or another
+    // tab): shown at once, unless the writer is typing — then their text stays and a note says so.
+    const modelNote = el('p', { cls: 'note', attrs: { 'data-testid': 'ms-model-revision', 'aria-live': 'polite' } });
+    if (ctx.scenes) {
+      cleanup.push(ctx.scenes.onSaved(async (revision) => {
+        if (gone || revision.scene !== scene.id) return;
+        if (text.value !== lastSaved || timer) {
+          modelNote.textContent = `A model's draft was saved as revision #${revision.n}; your text is kept. Compare them under Revisions.`;
+          return;
+        }
+        const fresh = await manuscript.getScene(scene.id);
+        if (gone || !fresh || text.value !== lastSaved) return;
+        text.value = fresh.text;
+        lastSaved = fresh.text;
+        showCount();
+        setState('saved');
+        modelNote.textContent = `Revision #${revision.n} (${revision.title ?? revision.origin?.kind}) is now the text.`;
+        drawTree();
+        if (revisionsBox.open) drawRevisions();
+      }));
+    }
+
     const revisionError = el('div');
     const saveRevision = el('button', { text: 'Save revision', cls: 'secondary', attrs: { type: 'button', 'data-testid': 'ms-save-revision' }, on: { click: async () => {
       revisionError.replaceChildren();
@@ -458,7 +521,8 @@ export async function manuscriptView(root, ctx, arg) {
         attrs: { type: 'button', 'data-testid': `ms-revision-${r.n}`, 'aria-pressed': String(r.n === selectedRevision) },
         on: { click: () => showDiff(r.n) },
       }, [
-        el('span', { cls: 'name', text: `#${r.n} ${r.origin?.kind ?? ''}${r.origin?.restored_from ? ` (from #${r.origin.restored_from})` : ''}` }),
+        el('span', { cls: 'name', text: `#${r.n} ${r.title ? `${r.title} · ` : ''}${r.origin?.kind ?? ''}${r.origin?.restored_from ? ` (from #${r.origin.restored_from})` : ''}` }),
+        r.origin?.run ? el('span', { cls: 'help', attrs: { 'data-testid': `ms-revision-origin-${r.n}` }, text: originText(r.origin) }) : '',
         el('span', { cls: 'help', text: `${formatTime(r.updated ?? r.created)} · ${words(countWords(r.text))}` }),
       ])])));
       if (!all.length) revisionList.replaceChildren(el('li', { cls: 'note', text: 'No revisions yet: the text is saved as you type.' }));
@@ -505,13 +569,17 @@ export async function manuscriptView(root, ctx, arg) {
       }
     }
 
+    const assist = ctx.scenes ? sceneAssist({ ctx, scene, project: project ?? await manuscript.getProject(projectId), flush: () => flush() }) : '';
+    if (gone) return;
     main.replaceChildren(
       el('div', { cls: 'panel-head' }, [heading]),
       fields,
       el('div', { cls: 'ms-text-head' }, [el('label', { cls: 'label', text: 'Text', attrs: { for: 'ms-text' } }), count, state]),
+      modelNote,
       text,
       el('div', { cls: 'actions' }, [saveRevision, revisionError]),
       revisionsBox,
+      assist,
     );
   }
 

@@ -130,10 +130,12 @@ export async function runView(root, ctx, runId) {
       ['cost', formatCost(snapshot?.cost_usd)],
       ['budget', snapshot?.budget?.max_cost_usd ? formatCost(snapshot.budget.max_cost_usd) : ''],
       ['re-runs', record.parent ? 'an earlier run' : ''],
+      ['for', record.link?.scene ? 'its scene in the manuscript' : ''],
     ];
+    const links = { 're-runs': `#/runs/${record.parent}`, for: `#/manuscript/${record.link?.project}/${record.link?.scene}` };
     facts.replaceChildren(...rows.filter(([, v]) => v).flatMap(([k, v]) => {
-      const dd = k === 're-runs'
-        ? el('dd', {}, [el('a', { text: v, attrs: { href: `#/runs/${record.parent}` } })])
+      const dd = links[k] && (k !== 're-runs' || record.parent)
+        ? el('dd', {}, [el('a', { text: v, attrs: { href: links[k], 'data-testid': `run-${k}-link` } })])
         : el('dd', { text: v, attrs: { 'data-testid': `run-${k}` } });
       return [el('dt', { text: k }), dd];
     }));
@@ -255,9 +257,14 @@ export async function runView(root, ctx, runId) {
         text: c, attrs: { type: 'button', 'data-testid': `human-choice-${c}` }, on: { click: () => answer(c) },
       })));
     } else {
-      const box = el('textarea', { attrs: { rows: '3', 'data-testid': 'human-answer-text', 'aria-label': q.prompt } });
+      const shownText = typeof q.show === 'string' && q.show.length > 0;
+      const box = el('textarea', { attrs: { rows: shownText ? '16' : '3', 'data-testid': 'human-answer-text', 'aria-label': q.prompt } });
       controls = el('form', { cls: 'actions', on: { submit: (ev) => { ev.preventDefault(); answer(box.value); } } }, [
-        box, el('button', { text: 'Answer', attrs: { type: 'submit', 'data-testid': 'human-answer' } }),
+        box,
+        // An edit question shows the text to edit: start from it rather than retype it.
+        shownText ? el('button', { text: 'Start from the text shown', cls: 'secondary', attrs: { type: 'button', 'data-testid': 'human-use-shown' },
+          on: { click: () => { box.value = q.show; box.focus(); } } }) : '',
+        el('button', { text: 'Answer', attrs: { type: 'submit', 'data-testid': 'human-answer' } }),
       ]);
     }
     questionBox.replaceChildren(

@@ -5,6 +5,7 @@
 // against it (0-100 with how sure, and the reasons in plain words) or several ranked.
 import { el, errorBlock, formatTime } from './dom.js';
 import { confidenceLabel } from '../voice.js';
+import { voiceTestSection } from './voice_test.js';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const COMPARE_SLOTS = 5;
@@ -139,6 +140,7 @@ export async function voiceView(root, ctx, selected) {
     return { destroy() {} };
   }
   let gone = false;
+  let stopModelTest = () => {};  // the model comparison follows its run until the view goes
   const list = el('ul', { cls: 'voice-list', attrs: { 'data-testid': 'voice-list' } });
   const bgStatus = el('div', { cls: 'note voice-bg', attrs: { 'data-testid': 'voice-background', 'aria-live': 'polite' } });
   const main = el('section', { cls: 'panel main voice-main' });
@@ -374,6 +376,11 @@ export async function voiceView(root, ctx, selected) {
       }
     });
 
+    // Which model writes as this voice (voice_testing), when the studio has its scene workflows.
+    stopModelTest();
+    const modelTest = ctx.scenes ? voiceTestSection({ ctx, record }) : null;
+    stopModelTest = () => modelTest?.destroy();
+
     const errors = el('div', { cls: 'errors' });
     async function remove() {
       if (!confirm(`Delete the voice ${record.name}? Its references go with it.`)) return;
@@ -398,6 +405,7 @@ export async function voiceView(root, ctx, selected) {
       el('h3', { text: 'Score a passage' }),
       scoreForm,
       el('details', { cls: 'voice-compare-box' }, [el('summary', { text: 'Compare passages' }), compareForm]),
+      modelTest ? modelTest.element : '',
     ]));
 
     // A profile made against another background (an older release) is rebuilt from its references.
@@ -450,5 +458,10 @@ export async function voiceView(root, ctx, selected) {
   const record = selected ? records.find((r) => r.name === selected) : null;
   if (record) voiceDetail(record);
   else await newVoiceForm(selected ? `There is no voice called ${selected}; build it here.` : '');
-  return { destroy() { gone = true; } };
+  return {
+    destroy() {
+      gone = true;
+      stopModelTest();
+    },
+  };
 }
