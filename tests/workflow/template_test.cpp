@@ -123,6 +123,8 @@ TEST_CASE("expressions evaluate as documented", "[workflow][template]") {
       Row{"{{ 'ok' if true else 1 / 0 }}", "ok"},
       Row{"{{ 1 / 0 if false else 'ok' }}", "ok"},
       Row{"{{ inputs.people | map('name') | join(', ') }}", "Mara, Ives, "},
+      Row{"score {{ 99.71 + 0.00000000000001 }}", "score 99.71"},
+      Row{"{{ 0.1 + 0.2 }} and {{ 1 / 3 }}", "0.3 and 0.333333333333333"},
       Row{"{{ inputs.nothing | map('name') }}", nullptr},
   }));
   INFO(std::get<0>(row));

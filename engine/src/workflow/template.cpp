@@ -3,6 +3,7 @@
 #include "loom/template.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <cstdint>
 #include <cstdlib>
 #include <utility>
@@ -786,6 +787,12 @@ std::string render_value(const Json& v) {
       double d = v.get<double>();
       if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 1e15) {
         return std::to_string(static_cast<std::int64_t>(d));
+      }
+      // Text shows 15 significant digits: 99.71000000000001 (an arithmetic result) reads 99.71.
+      if (std::isfinite(d)) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.15g", d);
+        return buf;
       }
       return v.dump();
     }
