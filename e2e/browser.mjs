@@ -124,3 +124,16 @@ export async function useModelPool(page, yaml, expect) {
   await studioReady(page);
   await page.waitForSelector(`[data-testid="model-${expect}"]`);
 }
+
+/// Adds a knowledge entry through the Knowledge panel (which must be open) and waits for it in the list.
+export async function addKnowledgeEntry(page, { name, aliases = '', category, inclusion, chapter = '', text }) {
+  await page.click('[data-testid=kb-new]');
+  await page.fill('[data-testid=kb-name]', name);
+  await page.fill('[data-testid=kb-aliases]', aliases);
+  await page.selectOption('[data-testid=kb-category]', category);
+  await page.selectOption('[data-testid=kb-inclusion]', inclusion);
+  await page.fill('[data-testid=kb-chapter]', chapter);
+  await page.fill('[data-testid=kb-text]', text);
+  await page.click('[data-testid=kb-save]');
+  await page.waitForSelector(`[data-testid="kb-entry-${name}"]`);
+}

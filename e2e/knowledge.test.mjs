@@ -3,21 +3,9 @@
 // knowledge.query step showing what went into the prompt and why.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { studioSkip, studioReady, studioInBrowser, pageProblems } from './browser.mjs';
+import { studioSkip, studioReady, studioInBrowser, pageProblems, addKnowledgeEntry as addEntry } from './browser.mjs';
 
 const skip = studioSkip();
-
-async function addEntry(page, { name, aliases = '', category, inclusion, chapter = '', text }) {
-  await page.click('[data-testid=kb-new]');
-  await page.fill('[data-testid=kb-name]', name);
-  await page.fill('[data-testid=kb-aliases]', aliases);
-  await page.selectOption('[data-testid=kb-category]', category);
-  await page.selectOption('[data-testid=kb-inclusion]', inclusion);
-  await page.fill('[data-testid=kb-chapter]', chapter);
-  await page.fill('[data-testid=kb-text]', text);
-  await page.click('[data-testid=kb-save]');
-  await page.waitForSelector(`[data-testid="kb-entry-${name}"]`);
-}
 
 test('the knowledge panel: add, keep, search, and the context a step gets', { skip }, async (t) => {
   const { browser, port } = await studioInBrowser(t);

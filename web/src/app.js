@@ -13,6 +13,7 @@ import { openKnowledge } from './knowledge.js';
 import { createVoices, usesVoice } from './voice.js';
 import { createManuscript } from './manuscript.js';
 import { createSceneFlows } from './scenes.js';
+import { createChat } from './chat.js';
 import { registerServiceWorker } from './register_sw.js';
 import { el, errorBlock } from './ui/dom.js';
 
@@ -90,6 +91,22 @@ function route(ctx) {
   return routing;
 }
 
+// The chat side panel (ui/chat_panel.js), loaded when first opened; open or closed as it was left.
+async function mountChat(ctx) {
+  const toggle = $('chat-toggle');
+  const aside = $('chat-panel');
+  let panel = null;
+  const show = async (open) => {
+    toggle.setAttribute('aria-expanded', String(open));
+    document.body.classList.toggle('chat-open', open);
+    if (open && !panel) panel = (await import('./ui/chat_panel.js')).mountChatPanel(aside, ctx);
+    await panel?.show(open);
+    ctx.storage.putSetting('ui:chat-open', open).catch(() => {});
+  };
+  toggle.addEventListener('click', () => show(toggle.getAttribute('aria-expanded') !== 'true').catch((e) => notify(e)));
+  if (await ctx.storage.getSetting('ui:chat-open', false).catch(() => false)) await show(true).catch((e) => notify(e));
+}
+
 async function main() {
   registerServiceWorker();
   VIEWS[parseHash(location.hash).view]().catch(() => {});  // the first view's code downloads meanwhile
@@ -139,8 +156,9 @@ async function main() {
   });
   const manuscript = createManuscript({ storage });
   const scenes = createSceneFlows({ engine, runs, manuscript, storage, voices, knowledge });
+  const chat = createChat({ runs, storage, manuscript });
   const ctx = {
-    engine, storage, vault, runs, knowledge, voices, manuscript, scenes, notify,
+    engine, storage, vault, runs, knowledge, voices, manuscript, scenes, chat, notify,
     navigate: (hash) => {
       if (location.hash === hash) route(ctx);
       else location.hash = hash;
@@ -166,6 +184,7 @@ async function main() {
   }
   window.addEventListener('hashchange', () => route(ctx));
   await route(ctx);
+  await mountChat(ctx);
   performance.mark('loom-interactive');
   document.body.dataset.ready = 'true';
 }
