@@ -205,6 +205,10 @@ test('the manuscript view: Markdown and EPUB downloads, a backup restored as a n
   assert.equal(epub.name, 'The-Night-Ferry.epub');
   assert.equal(epub.bytes.subarray(0, 2).toString('latin1'), 'PK');
   assert.equal(epub.bytes.subarray(30, 58).toString('latin1'), 'mimetypeapplication/epub+zip', 'mimetype first, stored');
+  const docx = await fetchDownload('ms-export-docx');
+  assert.equal(docx.name, 'The-Night-Ferry.docx');
+  assert.equal(docx.bytes.subarray(0, 2).toString('latin1'), 'PK');
+  assert.ok(docx.bytes.includes(Buffer.from('word/document.xml')), 'a Word package');
   const backup = await fetchDownload('ms-backup');
   assert.equal(JSON.parse(backup.bytes.toString('utf8')).format, 'loom.project-backup/1');
 

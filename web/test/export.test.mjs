@@ -1,4 +1,4 @@
-// The project's export (Markdown, EPUB) and backup/restore, against fake-indexeddb: each test
+// The project's export (Markdown, EPUB, DOCX) and backup/restore, against fake-indexeddb: each test
 // opens its own IDBFactory, so nothing is shared; a "fresh browser profile" is a new IDBFactory.
 import 'fake-indexeddb/auto';  // idb checks `instanceof IDBDatabase` etc. against the globals
 import test from 'node:test';
@@ -10,6 +10,7 @@ import { openStorage } from '../src/storage.js';
 import { createManuscript } from '../src/manuscript.js';
 import { projectToMarkdown } from '../src/export/markdown.js';
 import { projectToEpub } from '../src/export/epub.js';
+import { projectToDocx } from '../src/export/docx.js';
 import { backupProject, restoreProject, BACKUP_FORMAT } from '../src/export/backup.js';
 import { rejectsWithStorageError } from './helpers.mjs';
 
@@ -210,6 +211,62 @@ async function snapshot(ms, projectId) {
   }
   return { title: project.title, created: project.created, outline, revisions };
 }
+
+// A .docx's paragraphs as [style, text] ('' for body text), line breaks as '\n'.
+async function docxParagraphs(bytes) {
+  const zip = await JSZip.loadAsync(bytes);
+  for (const part of ['[Content_Types].xml', '_rels/.rels', 'word/document.xml', 'word/styles.xml', 'docProps/core.xml']) {
+    assert.ok(zip.file(part), `${part} is in the package`);
+  }
+  const doc = parseXml(await zip.file('word/document.xml').async('string'), 'word/document.xml');
+  return byTag(doc, 'w:p').map((p) => {
+    const style = byTag(p, 'w:pStyle')[0]?.getAttribute('w:val') ?? '';
+    let text = '';
+    for (const node of byTag(p, '*')) {
+      if (node.tagName === 'w:t') text += node.textContent;
+      if (node.tagName === 'w:br') text += '\n';
+    }
+    return [style, text];
+  });
+}
+
+test('DOCX: a valid Word package; title, acts and chapters as headings, scenes as paragraphs with breaks, in order', async () => {
+  await withStorage(async (ms) => {
+    const n = await novel(ms);
+    const bytes = await projectToDocx(ms, n.p.id, { now: () => Date.UTC(2026, 10, 21) });
+    assert.equal(Buffer.from(bytes.subarray(0, 2)).toString('latin1'), 'PK');
+    assert.deepEqual(await docxParagraphs(bytes), [
+      ['Title', 'The Night Ferry'],
+      ['Heading1', 'Act I'],
+      ['Heading2', 'Fog'],
+      ['', 'The ferry left at dawn.'],
+      ['', 'Mara watched.'],
+      ['', '* * *'],
+      ['', 'A horn, twice.'],
+      ['Heading2', 'Harbour'],
+      ['', 'Ropes.\nGulls.'],
+      ['Heading1', 'Act II'],
+      ['Heading2', 'Open Sea'],
+      ['', 'Second swell.'],
+    ]);
+    const core = parseXml(await (await JSZip.loadAsync(bytes)).file('docProps/core.xml').async('string'), 'core.xml');
+    assert.equal(byTag(core, 'dc:title')[0].textContent, 'The Night Ferry');
+    await rejectsWithStorageError(projectToDocx(ms, 'nope'), 'not_found');
+  });
+});
+
+test('DOCX: hostile text in titles and scenes is escaped and stays well-formed', async () => {
+  await withStorage(async (ms) => {
+    const p = await ms.createProject(HOSTILE);
+    const act = await ms.addAct(p.id, { title: HOSTILE });
+    const ch = await ms.addChapter(p.id, { act: act.id, title: 'Fog' });
+    await ms.addScene(p.id, { chapter: ch.id, title: 'x', text: HOSTILE });
+    const paragraphs = await docxParagraphs(await projectToDocx(ms, p.id));
+    assert.equal(paragraphs[0][0], 'Title');
+    assert.ok(paragraphs[0][1].includes('<script>alert("x")</script> & said'), paragraphs[0][1]);
+    assert.ok(paragraphs.at(-1)[1].includes(']]> "quoted" &amp;'));
+  });
+});
 
 test('backup -> restore into a fresh browser profile gives the same outline, texts and revisions', async () => {
   const first = await open();

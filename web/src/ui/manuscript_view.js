@@ -292,6 +292,7 @@ export async function manuscriptView(root, ctx, arg) {
       el('div', { cls: 'actions ms-export' }, [
         button('Markdown', 'ms-export-md', () => exportAs(project, 'md')),
         button('EPUB', 'ms-export-epub', () => exportAs(project, 'epub')),
+        button('Word', 'ms-export-docx', () => exportAs(project, 'docx')),
         button('Back up', 'ms-backup', () => exportAs(project, 'backup')),
       ]),
     );
@@ -310,6 +311,9 @@ export async function manuscriptView(root, ctx, arg) {
       if (kind === 'md') {
         const { projectToMarkdown } = await import('../export/markdown.js');
         blob = new Blob([await projectToMarkdown(manuscript, project.id)], { type: 'text/markdown' });
+      } else if (kind === 'docx') {
+        const { projectToDocx } = await import('../export/docx.js');
+        blob = new Blob([await projectToDocx(manuscript, project.id)], { type: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document' });
       } else if (kind === 'epub') {
         const { projectToEpub } = await import('../export/epub.js');
         blob = new Blob([await projectToEpub(manuscript, project.id)], { type: 'application/epub+zip' });
@@ -317,7 +321,7 @@ export async function manuscriptView(root, ctx, arg) {
         const { backupProject } = await import('../export/backup.js');
         blob = new Blob([JSON.stringify(await backupProject(ctx.storage, project.id))], { type: 'application/json' });
       }
-      const ext = kind === 'md' ? 'md' : kind === 'epub' ? 'epub' : 'loom-project.json';
+      const ext = { md: 'md', epub: 'epub', docx: 'docx' }[kind] ?? 'loom-project.json';
       download(blob, `${fileName(project.title)}.${ext}`);
     } catch (e) {
       ctx.notify(e);
