@@ -235,12 +235,37 @@ test('the scene workflows: draft and approve across a reload, rewrite to the tar
     assert.match(await page.textContent('[data-testid=ms-spend-project]'), /^Models: \$0\.00 · [\d,]+ tokens \(3 runs\)$/);
   });
 
+  await t.test('a copy of a workflow, made in the Workflows view, is what this project drafts with', async () => {
+    await page.goto(`${base}#/workflows/scene_generation`);
+    await page.click('[data-testid=copy-workflow]');
+    await page.waitForFunction(() => location.hash === '#/workflows/scene_generation_2');
+    await page.waitForSelector('[data-testid=workflow-title]');
+    assert.equal(await page.textContent('[data-testid=workflow-title]'), 'scene_generation_2');
+    await page.goto(`${base}#/manuscript/${projectId}`);
+    await page.click('[data-testid=ms-workflows] summary');
+    await page.waitForSelector('[data-testid=ms-workflow-generate] option[value=scene_generation_2]', { state: 'attached' });
+    await page.selectOption('[data-testid=ms-workflow-generate]', 'scene_generation_2');
+    // Kept with the project: still chosen after a reload.
+    await page.waitForSelector('[data-testid=ms-workflow-generate][data-saved=scene_generation_2]', { state: 'attached' });
+    await page.reload();
+    await studioReady(page);
+    await page.waitForFunction(() => document.querySelector('[data-testid=ms-workflow-generate] option[value=scene_generation_2]')
+      && document.querySelector('[data-testid=ms-workflow-generate]').value === 'scene_generation_2');
+    await newScene(page, { title: 'Ebb', outline: 'The tide goes out.' });
+    await startRun(page, 'ms-generate');
+    assert.equal(await page.textContent('[data-testid=run-view] h2 a'), 'scene_generation_2');
+    await page.waitForSelector('[data-testid=human-choice-reject]', { timeout: 30_000 });
+    await page.click('[data-testid=human-choice-reject]');
+    await page.waitForSelector('[data-testid=run-view][data-status=succeeded]');
+  });
+
   await t.test('backup in this profile, restore into a fresh one: the same project', async () => {
     await page.goto(`${base}#/manuscript/${projectId}`);
     await page.waitForSelector('[data-testid=ms-backup]');
     const backup = await download(page, 'ms-backup');
     const original = JSON.parse(backup.bytes.toString('utf8'));
-    assert.equal(original.scenes.length, 2);
+    assert.equal(original.scenes.length, 3);
+    assert.deepEqual(original.project.workflows, { generate: 'scene_generation_2' });
     assert.ok(original.revisions.some((r) => r.origin.kind === 'enhanced'));
     assert.equal(original.project.default_model, 'local-b');
 

@@ -13,7 +13,7 @@
 //   await ms.revisions(scene.id);                              // newest first, without their text
 //
 // Records (stores of schema v3, see storage.js):
-//   project   {id, title, created, updated, default_model?, acts: [{id, title, chapters: [{id, title,
+//   project   {id, title, created, updated, default_model?, workflows?: {purpose: name}, acts: [{id, title, chapters: [{id, title,
 //             scenes: [sceneId]}]}]}
 //   scene     {id, project, title, pov, tense, outline, beats, text, status, order, created, updated}
 //             (`order`: the scene's position in the whole project, 0 first, kept up to date)
@@ -25,6 +25,8 @@ import { diffWords } from 'diff';
 import { StorageError } from './storage.js';
 
 const TENSES = ['past', 'present', ''];
+/// What a project can run its own copy of a workflow for (scenes.js's entry points).
+export const WORKFLOW_PURPOSES = ['generate', 'enhance', 'test'];
 const STATUSES = ['idea', 'outline', 'draft', 'revised', 'final'];
 const ORIGINS = ['autosave', 'generated', 'enhanced', 'restored', 'manual'];
 const ORIGIN_FIELDS = ['kind', 'run', 'workflow', 'workflow_version', 'model', 'model_id', 'prompt', 'knowledge',
@@ -264,6 +266,25 @@ export function createManuscript({ storage, now = Date.now }) {
         if (!isString(model)) throw bad(what, `the model must be a name of the model pool (got ${JSON.stringify(model)})`);
         const project = await loadProject(t, id, what);
         project.default_model = model.trim();
+        project.updated = now();
+        await t.store.put(project);
+        return project;
+      });
+    },
+
+    /// Makes project `id` run workflow `name` of the library for `purpose` ('generate' | 'enhance'
+    /// | 'test': the scene workflows, see scenes.js) instead of the shipped one; '' goes back to
+    /// the shipped one. Resolves the record.
+    setProjectWorkflow(id, purpose, name) {
+      const what = `Choosing the ${purpose} workflow of project '${id}'`;
+      return tx('projects', 'readwrite', what, async (t) => {
+        if (!WORKFLOW_PURPOSES.includes(purpose)) throw bad(what, `the purpose must be one of ${WORKFLOW_PURPOSES.join(', ')}`);
+        if (!isString(name)) throw bad(what, `the workflow must be a name of the library (got ${JSON.stringify(name)})`);
+        const project = await loadProject(t, id, what);
+        const workflows = { ...(project.workflows ?? {}) };
+        if (name.trim()) workflows[purpose] = name.trim();
+        else delete workflows[purpose];
+        project.workflows = workflows;
         project.updated = now();
         await t.store.put(project);
         return project;

@@ -15,7 +15,8 @@
 // voice of that name (its reference passages), the character's knowledge entry and the project's
 // other scenes (the character's lines); the cast from the writer's other stored voices.
 
-/// The shipped workflows each entry point runs (the writer's edited copy of that name, if any).
+/// The shipped workflows each entry point runs (the writer's edited copy of that name, if any),
+/// unless the project names its own copy (project.workflows[purpose]).
 export const SCENE_WORKFLOWS = { generate: 'scene_generation', enhance: 'scene_enhancement', test: 'voice_testing' };
 
 const ORIGIN_KIND = { generate: 'generated', enhance: 'enhanced' };
@@ -246,14 +247,21 @@ class SceneFlows {
   // ---- helpers ----
 
   async #start(purpose, project, scene, inputs, model) {
-    const name = SCENE_WORKFLOWS[purpose];
+    const own = project?.workflows?.[purpose];
+    const name = own || SCENE_WORKFLOWS[purpose];
     const workflow = await this.#storage.getWorkflow(name);
     if (!workflow) {
-      throw new SceneFlowError('not_found', `The workflow '${name}' is not in your library. Reload the studio to ` +
-        'get the shipped workflows back, or import it in the Workflows view.');
+      throw new SceneFlowError('not_found', own
+        ? `This project uses the workflow '${own}', which is not in your library any more. Pick another in the ` +
+          'outline\'s Workflows, or the shipped one.'
+        : `The workflow '${name}' is not in your library. Reload the studio to get the shipped workflows back, ` +
+          'or import it in the Workflows view.');
     }
     const chosen = String(model ?? project?.default_model ?? '').trim();
     if (chosen) inputs.model = chosen;
+    // A writer's copy may take fewer inputs than the shipped workflow: it gets those it declares.
+    const declared = new Set(this.#engine.load(workflow.yaml, workflow.name).inputs.map((i) => i.name));
+    for (const key of Object.keys(inputs)) if (!declared.has(key)) delete inputs[key];
     const models = (await this.#storage.getModels())?.yaml;
     const link = { purpose };
     if (project) link.project = project.id;

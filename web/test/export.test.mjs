@@ -275,6 +275,8 @@ test('backup -> restore into a fresh browser profile gives the same outline, tex
   try {
     const n = await novel(first.ms);
     await first.storage.putSetting('secret', 'do-not-export');
+    await first.ms.setDefaultModel(n.p.id, 'claude');
+    await first.ms.setProjectWorkflow(n.p.id, 'enhance', 'my_rewrites');
     before = await snapshot(first.ms, n.p.id);
     backup = JSON.parse(JSON.stringify(await backupProject(first.storage, n.p.id)));  // through a file
     assert.equal(backup.format, BACKUP_FORMAT);
@@ -291,6 +293,9 @@ test('backup -> restore into a fresh browser profile gives the same outline, tex
     const id = await restoreProject(fresh.storage, backup);
     assert.notEqual(id, backup.project.id, 'asNew by default: fresh ids');
     assert.deepEqual(await snapshot(fresh.ms, id), before);
+    const restored = await fresh.ms.getProject(id);
+    assert.equal(restored.default_model, 'claude');
+    assert.deepEqual(restored.workflows, { enhance: 'my_rewrites' });
     // And it is a working project: the next save numbers on from the restored revisions.
     const d = (await fresh.ms.scenes(id)).find((s) => s.title === 'Swell');
     assert.equal((await fresh.ms.saveText(d.id, 'Third swell.', { kind: 'manual' })).n, 3);

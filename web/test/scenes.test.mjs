@@ -306,6 +306,50 @@ test('a run that finished while no one saved it is saved on the next start, once
   assert.equal((await manuscript.revisions(scene.id)).length, 1);
 });
 
+test('a project runs its own copy of a workflow: the copy\'s prompt, only the inputs it declares, its name in the revision', async (t) => {
+  const { fake, runs, flows, manuscript, project, chapter, storage } = await setup(t);
+  // The writer's copy: another name, its own system prompt, no knowledge and no voice.
+  const copy = [
+    'name: terse_drafts',
+    'inputs:',
+    '  outline: {type: string, required: true}',
+    '  target_words: {type: number, default: 300}',
+    '  model: {type: string}',
+    'steps:',
+    '  - id: draft',
+    '    agent: llm.generate',
+    '    with: {model: "{{ inputs.model }}", system: "Write tersely, like Hemingway.", prompt: "{{ inputs.outline }}", max_tokens: 400}',
+    '  - id: review',
+    '    agent: human.input',
+    '    needs: [draft]',
+    '    with: {prompt: "Keep it?", choices: [approve, reject], show: "{{ steps.draft.output.text }}"}',
+    'outputs:',
+    '  decision: "{{ steps.review.output }}"',
+    '  text: "{{ steps.draft.output.text }}"',
+    '  prompt: "{{ inputs.outline }}"',
+    '  model: "{{ steps.draft.output.model }}"',
+  ].join('\n');
+  await storage.putWorkflow({ name: 'terse_drafts', yaml: copy, source: 'user' });
+  const updated = await manuscript.setProjectWorkflow(project.id, 'generate', 'terse_drafts');
+  assert.deepEqual(updated.workflows, { generate: 'terse_drafts' });
+  const scene = await manuscript.addScene(project.id, { chapter: chapter.id, pov: 'Mara', outline: 'The bell.' });
+  const id = await flows.generate(scene.id, { targetWords: 20 });
+  const record = await storage.getRun(id);
+  assert.equal(record.workflow, 'terse_drafts');
+  assert.equal(record.inputs.references, undefined, 'inputs the copy does not declare are left out');
+  runs.answer(id, (await question(runs, id), 'approve'));
+  assert.equal((await runs.finished(id)).status, 'succeeded');
+  const sent = (await (await fetch(`${fake.url}/_fake/requests`)).json()).at(-1).body.messages[0].content;
+  assert.match(sent, /^Write tersely, like Hemingway\./);
+  assert.equal((await flows.apply(id)).origin.workflow, 'terse_drafts');
+  // Back to the shipped one; a copy that is gone is named in the error.
+  assert.equal((await manuscript.setProjectWorkflow(project.id, 'generate', '')).workflows.generate, undefined);
+  await manuscript.setProjectWorkflow(project.id, 'generate', 'deleted_copy');
+  assert.equal(await thrownCode(flows.generate(scene.id)), 'not_found');
+  assert.equal(await thrownCode(manuscript.setProjectWorkflow(project.id, 'publish', 'x')), 'bad_argument');
+  assert.equal(await thrownCode(manuscript.setProjectWorkflow(project.id, 'generate', 3)), 'bad_argument');
+});
+
 test('bad requests are refused with their codes, and nothing is started', async (t) => {
   const { flows, manuscript, project, chapter, storage } = await setup(t);
   const empty = await manuscript.addScene(project.id, { chapter: chapter.id, title: 'Blank' });

@@ -7,7 +7,7 @@
 //   const id = await restoreProject(storage, JSON.parse(text));    // a new copy, fresh ids
 //
 // The file: {format: 'loom.project-backup/1', exported (ms), project: {id, title, created,
-// updated, default_model?, acts: [{id, title, chapters: [{id, title, scenes: [sceneId]}]}]}, scenes: [{id,
+// updated, default_model?, workflows?, acts: [{id, title, chapters: [{id, title, scenes: [sceneId]}]}]}, scenes: [{id,
 // project, title, pov, tense, outline, beats, text, status, order, created, updated}], revisions:
 // [{scene, n, text, title?, created, updated?, origin}]}.
 
@@ -53,6 +53,7 @@ export async function backupProject(storage, projectId, { now = Date.now } = {})
       project: {
         id: project.id, title: project.title, created: project.created, updated: project.updated,
         ...(project.default_model ? { default_model: project.default_model } : {}),
+        ...(project.workflows && Object.keys(project.workflows).length ? { workflows: { ...project.workflows } } : {}),
         acts: project.acts.map((act) => ({
           id: act.id, title: act.title,
           chapters: act.chapters.map((ch) => ({ id: ch.id, title: ch.title, scenes: [...ch.scenes] })),
@@ -85,6 +86,10 @@ function validate(backup, fail) {
   if (!Array.isArray(project.acts)) fail('\'project.acts\' must be a list');
   if (project.default_model !== undefined && typeof project.default_model !== 'string') {
     fail('\'project.default_model\' must be a string (a model of the pool)');
+  }
+  if (project.workflows !== undefined && (!isObject(project.workflows) ||
+      !Object.values(project.workflows).every((w) => typeof w === 'string'))) {
+    fail('\'project.workflows\' must be an object of workflow names');
   }
   if (!Array.isArray(scenes)) fail('\'scenes\' must be a list');
   if (!Array.isArray(revisions)) fail('\'revisions\' must be a list');
@@ -175,6 +180,7 @@ export async function restoreProject(storage, backup, { asNew = true } = {}) {
     id: projectId, title: backup.project.title.trim(),
     created: backup.project.created ?? Date.now(), updated: backup.project.updated ?? Date.now(),
     ...(backup.project.default_model ? { default_model: backup.project.default_model } : {}),
+    ...(backup.project.workflows ? { workflows: { ...backup.project.workflows } } : {}),
     acts: backup.project.acts.map((act) => ({
       id: map(act.id), title: act.title,
       chapters: act.chapters.map((ch) => ({ id: map(ch.id), title: ch.title, scenes: ch.scenes.map(map) })),

@@ -8,6 +8,7 @@
 import { el, errorBlock, formatTime } from './dom.js';
 import { countWords } from '../manuscript.js';
 import { formatSpend, sceneAssist } from './scene_assist.js';
+import { SCENE_WORKFLOWS } from '../scenes.js';
 
 const AUTOSAVE_DELAY_MS = 1000;
 const TENSES = [['', '—'], ['past', 'past'], ['present', 'present']];
@@ -238,6 +239,46 @@ export async function manuscriptView(root, ctx, arg) {
     ]);
   }
 
+  // Which workflow this project runs for each scene entry point: the shipped one, or a copy the
+  // writer made and edited in the Workflows view.
+  function workflowPickers(p) {
+    const error = el('div');
+    const rows = Object.entries(SCENE_WORKFLOWS).map(([purpose, shipped]) => {
+      const picker = el('select', { attrs: { id: `ms-workflow-${purpose}`, 'data-testid': `ms-workflow-${purpose}` } });
+      const own = p.workflows?.[purpose] ?? '';
+      picker.append(el('option', { attrs: { value: '' }, text: `${shipped} (shipped)` }));
+      if (own) picker.append(el('option', { attrs: { value: own }, text: own }));
+      picker.value = own;
+      picker.addEventListener('change', async () => {
+        try {
+          project = await manuscript.setProjectWorkflow(p.id, purpose, picker.value);
+          picker.dataset.saved = picker.value;
+          error.replaceChildren();
+        } catch (e) {
+          error.replaceChildren(errorBlock(e, { testid: 'ms-error' }));
+        }
+      });
+      return [purpose, shipped, picker];
+    });
+    ctx.storage.listWorkflows().then((all) => {
+      for (const [purpose, shipped, picker] of rows) {
+        const own = p.workflows?.[purpose] ?? '';
+        picker.replaceChildren(el('option', { attrs: { value: '' }, text: `${shipped} (shipped)` }),
+          ...all.filter((w) => w.name !== shipped).map((w) => el('option', { attrs: { value: w.name }, text: w.name })));
+        if (own && !all.some((w) => w.name === own)) picker.append(el('option', { attrs: { value: own }, text: `${own} (not in the library)` }));
+        picker.value = own;
+      }
+    }).catch((e) => error.replaceChildren(errorBlock(e)));
+    const label = { generate: 'Drafts with', enhance: 'Rewrites with', test: 'Compares models with' };
+    return el('details', { cls: 'ms-workflows', attrs: { 'data-testid': 'ms-workflows' } }, [
+      el('summary', { text: 'Workflows' }),
+      ...rows.map(([purpose, , picker]) => el('div', { cls: 'input' }, [
+        el('label', { cls: 'field', attrs: { for: picker.id } }, [el('span', { cls: 'label', text: label[purpose] })]), picker])),
+      el('p', { cls: 'help', text: 'Make a copy of a workflow in the Workflows view, edit it, and pick it here for this project.' }),
+      error,
+    ]);
+  }
+
   async function drawTree() {
     if (!projectId) {
       tree.replaceChildren();
@@ -287,6 +328,7 @@ export async function manuscriptView(root, ctx, arg) {
       ]),
       el('p', { cls: 'help ms-spend', attrs: { 'data-testid': 'ms-spend-project' }, text: spend?.project.runs ? `Models: ${formatSpend(spend.project)}` : '' }),
       defaultModelPicker(project),
+      workflowPickers(project),
       el('ul', { cls: 'ms-acts' }, acts),
       button('+ act', 'ms-add-act', () => change(() => manuscript.addAct(project.id, { title: `Act ${project.acts.length + 1}` }))),
       el('div', { cls: 'actions ms-export' }, [

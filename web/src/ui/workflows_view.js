@@ -71,6 +71,25 @@ export async function workflowsView(root, ctx, selectedName) {
     ctx.navigate(`#/workflows/${encodeURIComponent(name)}`);
   }
 
+  // A copy of the workflow under a free name ("scene_generation_2"): the writer's own version to
+  // edit, which a project can then use instead of the shipped one (the Manuscript view's outline).
+  async function copyWorkflow() {
+    await save();
+    const names = new Set(records.map((w) => w.name));
+    let n = 2;
+    while (names.has(`${current.name}_${n}`)) n += 1;
+    const name = `${current.name}_${n}`;
+    const text = editor ? editor.getText() : current.yaml;
+    const yaml = /^name:.*$/m.test(text) ? text.replace(/^name:.*$/m, `name: ${name}`) : `name: ${name}\n${text}`;
+    try {
+      await storage.putWorkflow({ name, yaml, source: 'user' });
+    } catch (e) {
+      ctx.notify(e);
+      return;
+    }
+    ctx.navigate(`#/workflows/${encodeURIComponent(name)}`);
+  }
+
   // Saves the editor's text under the workflow's key; a text whose (valid) name changed renames
   // the workflow when the new name is free.
   async function save() {
@@ -173,6 +192,7 @@ export async function workflowsView(root, ctx, selectedName) {
   const editorBox = el('div', { cls: 'editor-box' });
   const actions = el('div', { cls: 'actions' }, [
     valid, status,
+    el('button', { text: 'Make a copy', cls: 'secondary', attrs: { type: 'button', 'data-testid': 'copy-workflow' }, on: { click: copyWorkflow } }),
     current.source === 'user' && current.file
       ? el('button', { text: 'Restore shipped version', cls: 'secondary', attrs: { type: 'button' }, on: { click: restoreShipped } })
       : '',
