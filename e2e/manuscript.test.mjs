@@ -223,3 +223,81 @@ test('the manuscript view: Markdown and EPUB downloads, a backup restored as a n
   assert.equal(await page.locator('[data-testid^=ms-project-]:not([data-testid=ms-project-title])').count(), 2);
   assert.deepEqual(problems, []);
 });
+
+test('the outline: acts and chapters renamed in place, moved by button and by drag, a scene, a chapter and a project deleted after asking', { skip }, async (t) => {
+  const { browser, port } = await studioInBrowser(t);
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const problems = pageProblems(page);
+  const asked = [];
+  page.on('dialog', (d) => {
+    asked.push(d.message());
+    d.accept();
+  });
+  await page.goto(`http://127.0.0.1:${port}/#/manuscript`);
+  await studioReady(page);
+  await page.fill('[data-testid=ms-project-title]', 'Draft title');
+  await page.click('[data-testid=ms-create-project]');
+  await page.click('[data-testid=ms-add-act]');
+  await page.click('[data-testid=ms-add-act]');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid^=ms-add-chapter-]').length === 2);
+  const [act1, act2] = await page.$$eval('[data-act]', (items) => items.map((i) => i.dataset.act));
+  await page.click(`[data-testid="ms-add-chapter-${act1}"]`);
+  await page.waitForSelector('[data-chapter]');
+  await page.click(`[data-testid="ms-add-chapter-${act1}"]`);
+  await page.waitForFunction(() => document.querySelectorAll('[data-chapter]').length === 2);
+  const chapters = () => page.$$eval('[data-chapter]', (items) => items.map((i) => [i.closest('[data-act]').dataset.act, i.dataset.chapter]));
+  const [[, ch1], [, ch2]] = await chapters();
+
+  // Rename in place: the project, an act, a chapter; Escape leaves a title as it was.
+  const rename = async (testid, title, key = 'Enter') => {
+    await page.click(`[data-testid="${testid}"]`);
+    await page.fill(`[data-testid="${testid}-input"]`, title);
+    await page.press(`[data-testid="${testid}-input"]`, key);
+  };
+  await rename('ms-title-project', 'The Night Ferry');
+  await page.waitForFunction(() => document.querySelector('[data-testid=ms-title-project]')?.textContent === 'The Night Ferry');
+  await rename(`ms-act-title-${act1}`, 'Departure');
+  await rename(`ms-chapter-title-${ch2}`, 'Fog');
+  await page.waitForFunction((id) => document.querySelector(`[data-testid="ms-chapter-title-${id}"]`)?.textContent === 'Fog', ch2);
+  await rename(`ms-chapter-title-${ch1}`, 'Never mind', 'Escape');
+  await page.reload();
+  await studioReady(page);
+  await page.waitForSelector(`[data-testid="ms-chapter-title-${ch2}"]`);
+  assert.equal(await page.textContent(`[data-testid="ms-act-title-${act1}"]`), 'Departure');
+  assert.equal(await page.textContent(`[data-testid="ms-chapter-title-${ch2}"]`), 'Fog');
+  assert.equal(await page.textContent(`[data-testid="ms-chapter-title-${ch1}"]`), 'Chapter 1');
+  assert.match(await page.textContent('[data-testid=ms-projects]'), /The Night Ferry/);
+
+  // Moves: Fog up (first of the act), then down past the act's end into the second act; then by
+  // drag back before Chapter 1.
+  await page.click(`[data-testid="ms-up-${ch2}"]`);
+  await page.waitForFunction(([a, b]) => [...document.querySelectorAll('[data-chapter]')].map((i) => i.dataset.chapter).join() === [b, a].join(), [ch1, ch2]);
+  await page.click(`[data-testid="ms-down-${ch2}"]`);
+  await page.click(`[data-testid="ms-down-${ch2}"]`);
+  await page.waitForFunction(([id, act]) => document.querySelector(`[data-chapter="${id}"]`)?.closest('[data-act]')?.dataset.act === act, [ch2, act2]);
+  await page.dragAndDrop(`[data-testid="ms-chapter-title-${ch2}"]`, `[data-testid="ms-chapter-title-${ch1}"]`);
+  await page.waitForFunction(([a, b]) => [...document.querySelectorAll('[data-chapter]')].map((i) => i.dataset.chapter).join() === [b, a].join(), [ch1, ch2]);
+  assert.deepEqual(await chapters(), [[act1, ch2], [act1, ch1]]);
+  // Acts: the second one up.
+  await page.click(`[data-testid="ms-up-${act2}"]`);
+  await page.waitForFunction(([a, b]) => [...document.querySelectorAll('[data-act]')].map((i) => i.dataset.act).join() === [b, a].join(), [act1, act2]);
+
+  // A scene with text in Fog, deleted after the question (which says what goes); then the chapter.
+  await page.click(`[data-testid="ms-add-scene-${ch2}"]`);
+  await page.waitForSelector('[data-testid=ms-text]');
+  await page.fill('[data-testid=ms-text]', 'The fog came in before the ferry left.');
+  await page.waitForSelector('[data-testid=ms-save-state][data-state=saved]');
+  await page.click('[data-testid=ms-delete-scene]');
+  await page.waitForFunction(() => !document.querySelector('[data-testid=ms-text]') && document.querySelectorAll('[data-scene]').length === 0);
+  assert.match(asked.at(-1), /^Delete scene "Scene 1" with its 8 words and all its revisions\?/);
+  await page.click(`[data-testid="ms-delete-${ch1}"]`);
+  await page.waitForFunction(() => document.querySelectorAll('[data-chapter]').length === 1);
+  assert.match(asked.at(-1), /^Delete chapter "Chapter 1" with its 0 scenes/);
+
+  // The project, last.
+  await page.click('[data-testid=ms-delete-project]');
+  await page.waitForFunction(() => location.hash === '#/manuscript' && !document.querySelector('[data-testid=ms-add-act]'));
+  assert.match(asked.at(-1), /^Delete the project "The Night Ferry"/);
+  assert.equal(await page.locator('[data-testid^=ms-project-]:not([data-testid=ms-project-title])').count(), 0);
+  assert.deepEqual(problems, []);
+});

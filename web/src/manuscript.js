@@ -420,6 +420,53 @@ export function createManuscript({ storage, now = Date.now }) {
       });
     },
 
+    /// Renames act or chapter `id` of project `projectId` (`kind` 'act' | 'chapter'; a scene's
+    /// title goes through updateScene). Resolves the project.
+    renameItem(projectId, { kind, id, title } = {}) {
+      const what = `Renaming ${kind} '${id}' in project '${projectId}'`;
+      return tx(['projects', 'scenes'], 'readwrite', what, async (t) => {
+        const project = await loadProject(t, projectId, what);
+        if (kind === 'act') findAct(project, id, what).title = checkTitle(title, what);
+        else if (kind === 'chapter') findChapter(project, id, what).chapter.title = checkTitle(title, what);
+        else throw bad(what, `field 'kind' must be 'act' or 'chapter' (got ${JSON.stringify(kind)})`);
+        await saveTree(t, project);
+        return project;
+      });
+    },
+
+    /// Deletes scene, chapter or act `id` of project `projectId`, with every scene it holds and
+    /// their revisions, in one transaction (all or nothing). Resolves {project, scenes: the number
+    /// of scenes deleted}. The view asks the writer first: this cannot be undone.
+    removeItem(projectId, { kind, id } = {}) {
+      const what = `Deleting ${kind} '${id}' from project '${projectId}'`;
+      return tx(['projects', 'scenes', 'revisions'], 'readwrite', what, async (t) => {
+        const project = await loadProject(t, projectId, what);
+        let gone;
+        if (kind === 'scene') {
+          const at = findScene(project, id, what);
+          at.chapter.scenes.splice(at.index, 1);
+          gone = [id];
+        } else if (kind === 'chapter') {
+          const at = findChapter(project, id, what);
+          at.act.chapters.splice(at.index, 1);
+          gone = at.chapter.scenes;
+        } else if (kind === 'act') {
+          const index = project.acts.findIndex((a) => a.id === id);
+          if (index < 0) throw notFound(what, `project '${project.title}' has no act '${id}'`);
+          const [act] = project.acts.splice(index, 1);
+          gone = act.chapters.flatMap((c) => c.scenes);
+        } else {
+          throw bad(what, `field 'kind' must be 'scene', 'chapter' or 'act' (got ${JSON.stringify(kind)})`);
+        }
+        for (const sceneId of gone) {
+          await t.objectStore('revisions').delete(revisionRange(sceneId));
+          await t.objectStore('scenes').delete(sceneId);
+        }
+        await saveTree(t, project);
+        return { project, scenes: gone.length };
+      });
+    },
+
     // ---- the text and its revisions ----
 
     /// Stores `text` as scene `sceneId`'s text and records it as a revision, in one transaction:

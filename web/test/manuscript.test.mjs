@@ -200,6 +200,45 @@ test('deleteProject removes its project, scenes and revisions, and nothing of an
   });
 });
 
+test('renameItem renames acts and chapters; removeItem deletes a scene, a chapter or an act with all it holds', async () => {
+  await withManuscript(async (ms, time, storage) => {
+    const n = await novel(ms);
+    await ms.renameItem(n.p.id, { kind: 'act', id: n.act1.id, title: ' Act One ' });
+    await ms.renameItem(n.p.id, { kind: 'chapter', id: n.ch3.id, title: 'Open Sea' });
+    assert.deepEqual(await outline(ms, n.p.id), [['Act One', [['1', ['a', 'b']], ['2', ['c']]]], ['II', [['Open Sea', ['d']]]]]);
+    await rejectsWithStorageError(ms.renameItem(n.p.id, { kind: 'scene', id: n.a.id, title: 'x' }), 'bad_argument');
+    await rejectsWithStorageError(ms.renameItem(n.p.id, { kind: 'act', id: 'nope', title: 'x' }), 'not_found');
+    await rejectsWithStorageError(ms.renameItem(n.p.id, { kind: 'act', id: n.act2.id, title: 7 }), 'bad_argument');
+
+    await ms.saveText(n.b.id, 'Gone soon.', { kind: 'manual' });
+    await ms.saveText(n.c.id, 'Stays.', { kind: 'manual' });
+    assert.equal((await ms.removeItem(n.p.id, { kind: 'scene', id: n.b.id })).scenes, 1);
+    assert.equal(await ms.getScene(n.b.id), undefined);
+    assert.deepEqual(await ms.revisions(n.b.id), []);
+    const removed = await ms.removeItem(n.p.id, { kind: 'act', id: n.act2.id });
+    assert.equal(removed.scenes, 1);
+    assert.deepEqual(await outline(ms, n.p.id), [['Act One', [['1', ['a']], ['2', ['c']]]]]);
+    assert.deepEqual((await ms.scenes(n.p.id)).map((s) => [s.title, s.order]), [['a', 0], ['c', 1]], 'orders follow the tree');
+    await ms.removeItem(n.p.id, { kind: 'chapter', id: n.ch1.id });
+    assert.deepEqual(await outline(ms, n.p.id), [['Act One', [['2', ['c']]]]]);
+    assert.equal((await ms.getScene(n.c.id)).text, 'Stays.');
+    const counts = await storage.transaction(['scenes', 'revisions'], 'readonly', 'Counting', async (t) =>
+      [await t.objectStore('scenes').count(), await t.objectStore('revisions').count()]);
+    assert.deepEqual(counts, [1, 1], 'no orphan is left behind');
+    await rejectsWithStorageError(ms.removeItem(n.p.id, { kind: 'scene', id: n.d.id }), 'not_found');
+    await rejectsWithStorageError(ms.removeItem(n.p.id, { kind: 'book', id: 'x' }), 'bad_argument');
+    // A delete that fails halfway leaves everything.
+    await patched('delete', function (del, ...args) {
+      if (this.name === 'scenes') throw new DOMException('Something broke.', 'UnknownError');
+      return del.apply(this, args);
+    }, async () => {
+      await rejectsWithStorageError(ms.removeItem(n.p.id, { kind: 'chapter', id: n.ch2.id }), 'unavailable');
+    });
+    assert.deepEqual(await outline(ms, n.p.id), [['Act One', [['2', ['c']]]]]);
+    assert.equal((await ms.revisions(n.c.id)).length, 1);
+  });
+});
+
 test('totals count words per scene, chapter, act and project', async () => {
   assert.equal(countWords("Mara's well-known ferry — it left at 6, didn't it?"), 9);
   assert.equal(countWords(''), 0);

@@ -174,12 +174,100 @@ export async function manuscriptView(root, ctx, arg) {
     }).then(() => document.querySelector(`[data-testid="ms-${delta < 0 ? 'up' : 'down'}-${id}"]`)?.focus());
   }
 
-  // Drop of a dragged scene before scene `beforeId` of chapter `chapterId` (null: at the end).
-  function dropScene(event, chapterId, beforeId) {
+  // An act or chapter one place up or down (a chapter past the first or last of its act goes to
+  // the end of the act before or the start of the act after).
+  function moveItem(kind, id, delta) {
+    return change(async () => {
+      if (kind === 'act') {
+        const index = project.acts.findIndex((a) => a.id === id);
+        const target = index + delta;
+        if (target >= 0 && target < project.acts.length) await manuscript.move(project.id, { kind, id, to: { index: target } });
+        return;
+      }
+      const ai = project.acts.findIndex((a) => a.chapters.some((c) => c.id === id));
+      const act = project.acts[ai];
+      const index = act.chapters.findIndex((c) => c.id === id);
+      const target = index + delta;
+      if (target >= 0 && target < act.chapters.length) {
+        await manuscript.move(project.id, { kind, id, to: { index: target } });
+      } else if (delta < 0 && ai > 0) {
+        const prev = project.acts[ai - 1];
+        await manuscript.move(project.id, { kind, id, to: { act: prev.id, index: prev.chapters.length } });
+      } else if (delta > 0 && ai < project.acts.length - 1) {
+        await manuscript.move(project.id, { kind, id, to: { act: project.acts[ai + 1].id, index: 0 } });
+      }
+    }).then(() => document.querySelector(`[data-testid="ms-${delta < 0 ? 'up' : 'down'}-${id}"]`)?.focus());
+  }
+
+  // Deletes a scene, chapter or act after the writer confirms, saying how many scenes and words go.
+  async function removeItem(kind, id, title) {
+    const ids = kind === 'scene' ? [id]
+      : kind === 'chapter' ? allChapters().find((c) => c.id === id)?.scenes ?? []
+        : project.acts.find((a) => a.id === id)?.chapters.flatMap((c) => c.scenes) ?? [];
+    const count = ids.reduce((n, s) => n + (totals?.scenes[s] ?? 0), 0);
+    const holds = kind === 'scene' ? `its ${words(count)} and all its revisions`
+      : `its ${ids.length} scene${ids.length === 1 ? '' : 's'} (${words(count)}) and all their revisions`;
+    if (!confirm(`Delete ${kind} "${title}" with ${holds}? This cannot be undone; a backup of the project keeps a copy.`)) return;
+    const removed = await change(() => manuscript.removeItem(project.id, { kind, id }));
+    if (removed && sceneId && ids.includes(sceneId)) ctx.navigate(`#/manuscript/${project.id}`);
+  }
+
+  // A title shown as text; clicking it (or Enter on it) edits it in place: Enter or leaving the
+  // field saves, Escape cancels. A refused title keeps the field open with the error beside it.
+  function editableTitle(text, testid, save, tag = 'span') {
+    const shown = el(tag, { text, cls: 'ms-title', attrs: { 'data-testid': testid, tabindex: '0', role: 'button', title: 'Rename' } });
+    const edit = () => {
+      const field = el('input', { attrs: { type: 'text', 'data-testid': `${testid}-input`, 'aria-label': 'New title' } });
+      field.value = text;
+      let done = false;
+      const finish = async (keep) => {
+        if (done) return;
+        done = true;
+        if (keep && field.value.trim() !== text) await change(() => save(field.value.trim()));
+        else field.replaceWith(shown);
+      };
+      field.addEventListener('keydown', (e) => {
+        if (e.key === 'Enter') finish(true);
+        if (e.key === 'Escape') finish(false);
+      });
+      field.addEventListener('blur', () => finish(true));
+      shown.replaceWith(field);
+      field.focus();
+      field.select();
+    };
+    shown.addEventListener('click', edit);
+    shown.addEventListener('keydown', (e) => { if (e.key === 'Enter') edit(); });
+    return shown;
+  }
+
+  function dropAct(event, beforeId) {
+    const id = event.dataTransfer.getData('application/x-loom-act');
+    if (!id) return;
     event.preventDefault();
     event.stopPropagation();
-    const id = event.dataTransfer.getData('application/x-loom-scene');
+    if (id === beforeId) return;
+    const rest = project.acts.filter((a) => a.id !== id);
+    change(() => manuscript.move(project.id, { kind: 'act', id, to: { index: rest.findIndex((a) => a.id === beforeId) } }));
+  }
+
+  // Drop of a dragged chapter before chapter `beforeId` of act `actId`.
+  function dropChapter(event, actId, beforeId) {
+    event.preventDefault();
+    event.stopPropagation();
+    const id = event.dataTransfer.getData('application/x-loom-chapter');
     if (!id || id === beforeId) return;
+    const act = project.acts.find((a) => a.id === actId);
+    const rest = act.chapters.filter((c) => c.id !== id);
+    change(() => manuscript.move(project.id, { kind: 'chapter', id, to: { act: actId, index: rest.findIndex((c) => c.id === beforeId) } }));
+  }
+
+  // Drop of a dragged scene before scene `beforeId` of chapter `chapterId` (null: at the end).
+  function dropScene(event, chapterId, beforeId) {
+    const id = event.dataTransfer.getData('application/x-loom-scene');
+    if (!id) return;  // not a scene: a chapter or an act, for the elements around
+    event.preventDefault();
+    event.stopPropagation();
+    if (id === beforeId) return;
     const chapter = allChapters().find((c) => c.id === chapterId);
     const rest = chapter.scenes.filter((s) => s !== id);
     const index = beforeId ? rest.indexOf(beforeId) : rest.length;
@@ -298,18 +386,45 @@ export async function manuscriptView(root, ctx, arg) {
       return;
     }
     const titles = new Map(scenes.map((s) => [s.id, s.title]));
-    const acts = project.acts.map((act) => el('li', { cls: 'ms-act' }, [
+    const acts = project.acts.map((act, ai) => el('li', {
+      cls: 'ms-act', attrs: { draggable: 'true', 'data-act': act.id },
+      on: {
+        dragstart: (e) => {
+          if (e.target !== e.currentTarget) return;  // a chapter or scene inside is dragged
+          e.dataTransfer.setData('application/x-loom-act', act.id);
+          e.dataTransfer.effectAllowed = 'move';
+        },
+        dragover: (e) => { if (e.dataTransfer.types.includes('application/x-loom-act')) e.preventDefault(); },
+        drop: (e) => dropAct(e, act.id),
+      },
+    }, [
       el('div', { cls: 'ms-row' }, [
-        el('strong', { text: act.title || 'Act' }),
+        editableTitle(act.title || `Act ${ai + 1}`, `ms-act-title-${act.id}`, (title) => manuscript.renameItem(project.id, { kind: 'act', id: act.id, title }), 'strong'),
         el('span', { cls: 'help', attrs: { 'data-testid': `ms-words-${act.id}` }, text: words(totals?.acts[act.id]) }),
         button('+ chapter', `ms-add-chapter-${act.id}`, () => change(() => manuscript.addChapter(project.id,
           { act: act.id, title: `Chapter ${allChapters().length + 1}` }))),
+        button('↑', `ms-up-${act.id}`, () => moveItem('act', act.id, -1), { label: 'Move act up' }),
+        button('↓', `ms-down-${act.id}`, () => moveItem('act', act.id, +1), { label: 'Move act down' }),
+        button('✕', `ms-delete-${act.id}`, () => removeItem('act', act.id, act.title || 'this act'), { label: 'Delete act' }),
       ]),
       el('ul', { cls: 'ms-chapters' }, act.chapters.map((chapter) => el('li', {
-        cls: 'ms-chapter', on: { dragover: allowDrop, drop: (e) => dropScene(e, chapter.id, null) },
+        cls: 'ms-chapter', attrs: { draggable: 'true', 'data-chapter': chapter.id },
+        on: {
+          dragstart: (e) => {
+            if (e.target !== e.currentTarget) return;
+            e.stopPropagation();
+            e.dataTransfer.setData('application/x-loom-chapter', chapter.id);
+            e.dataTransfer.effectAllowed = 'move';
+          },
+          dragover: (e) => {
+            const types = e.dataTransfer.types;
+            if (types.includes('application/x-loom-scene') || types.includes('application/x-loom-chapter')) e.preventDefault();
+          },
+          drop: (e) => (e.dataTransfer.types.includes('application/x-loom-chapter') ? dropChapter(e, act.id, chapter.id) : dropScene(e, chapter.id, null)),
+        },
       }, [
         el('div', { cls: 'ms-row' }, [
-          el('span', { text: chapter.title || 'Chapter' }),
+          editableTitle(chapter.title || 'Chapter', `ms-chapter-title-${chapter.id}`, (title) => manuscript.renameItem(project.id, { kind: 'chapter', id: chapter.id, title })),
           el('span', { cls: 'help', attrs: { 'data-testid': `ms-words-${chapter.id}` }, text: words(totals?.chapters[chapter.id]) }),
           el('span', { cls: 'help ms-spend', attrs: { 'data-testid': `ms-spend-${chapter.id}` }, text: formatSpend(spend?.chapters[chapter.id]) }),
           button('+ scene', `ms-add-scene-${chapter.id}`, async () => {
@@ -317,13 +432,30 @@ export async function manuscriptView(root, ctx, arg) {
             const scene = await change(() => manuscript.addScene(project.id, { chapter: chapter.id, title: `Scene ${sceneNo + 1}` }));
             if (scene) ctx.navigate(`#/manuscript/${project.id}/${scene.id}`);
           }),
+          button('↑', `ms-up-${chapter.id}`, () => moveItem('chapter', chapter.id, -1), { label: 'Move chapter up' }),
+          button('↓', `ms-down-${chapter.id}`, () => moveItem('chapter', chapter.id, +1), { label: 'Move chapter down' }),
+          button('✕', `ms-delete-${chapter.id}`, () => removeItem('chapter', chapter.id, chapter.title || 'this chapter'), { label: 'Delete chapter' }),
         ]),
         el('ol', { cls: 'ms-scenes' }, chapter.scenes.map((id) => sceneItem(id, chapter.id))),
       ]))),
     ]));
     tree.replaceChildren(
       el('div', { cls: 'panel-head ms-project-head' }, [
-        el('h3', { text: project.title }),
+        editableTitle(project.title, 'ms-title-project', async (title) => {
+          await manuscript.renameProject(project.id, title);
+          await drawProjects();
+        }, 'h3'),
+        button('Delete project', 'ms-delete-project', async () => {
+          const n = totals?.project ?? 0;
+          if (!confirm(`Delete the project "${project.title}" with all its scenes (${words(n)}) and their revisions? This cannot be undone; back it up first to keep a copy.`)) return;
+          try {
+            await flush();
+            await manuscript.deleteProject(project.id);
+            ctx.navigate('#/manuscript');
+          } catch (e) {
+            showSideError(e);
+          }
+        }, { cls: 'secondary small danger' }),
         el('span', { cls: 'help', attrs: { 'data-testid': 'ms-words-project' }, text: words(totals?.project) }),
       ]),
       el('p', { cls: 'help ms-spend', attrs: { 'data-testid': 'ms-spend-project' }, text: spend?.project.runs ? `Models: ${formatSpend(spend.project)}` : '' }),
@@ -618,7 +750,10 @@ export async function manuscriptView(root, ctx, arg) {
     const assist = ctx.scenes ? sceneAssist({ ctx, scene, project: project ?? await manuscript.getProject(projectId), flush: () => flush() }) : '';
     if (gone) return;
     main.replaceChildren(
-      el('div', { cls: 'panel-head' }, [heading]),
+      el('div', { cls: 'panel-head' }, [heading, button('Delete scene', 'ms-delete-scene', async () => {
+        await flush().catch(() => {});
+        await removeItem('scene', scene.id, scene.title || 'Untitled scene');
+      }, { cls: 'secondary small danger' })]),
       fields,
       el('div', { cls: 'ms-text-head' }, [el('label', { cls: 'label', text: 'Text', attrs: { for: 'ms-text' } }), count, state]),
       modelNote,
