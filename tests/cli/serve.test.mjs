@@ -30,7 +30,8 @@ const PARA2 = 'Años later his granddaughter found the ledger in a trunk under t
 const ARGS = ['--workflows', join(root, 'workflows/ingestion_digest.yaml'), '--workflows', fixture('workflows'),
   '--triggers', fixture('triggers.yaml')];
 function startServe({ data = tmp(), args = ARGS, env = { LOOM_SERVE_TOKEN: TOKEN } } = {}) {
-  const child = spawn(loom, ['serve', '--data', data, '--port', '0', ...args], {
+  const port = args.includes('--port') ? [] : ['--port', '0'];
+  const child = spawn(loom, ['serve', '--data', data, ...port, ...args], {
     cwd: root, env: { ...process.env, LOOM_SERVE_TOKEN: '', ...env }, stdio: ['ignore', 'ignore', 'pipe'],
   });
   const server = { child, data, stderr: '', url: null };
@@ -50,6 +51,19 @@ function startServe({ data = tmp(), args = ARGS, env = { LOOM_SERVE_TOKEN: TOKEN
     });
     exited.then(({ code }) => { if (!server.url) reject(Object.assign(new Error(`loom serve exited ${code}: ${server.stderr}`), { code, stderr: server.stderr })); });
   });
+}
+
+// Resolves with the failure of a start that must be refused ({code, stderr}); a server that
+// starts anyway is killed and the test fails.
+async function refusedStart(options) {
+  let server;
+  try {
+    server = await startServe(options);
+  } catch (e) {
+    return e;
+  }
+  await server.stop('SIGKILL');
+  return assert.fail(`it started: ${server.stderr}`);
 }
 
 // Runs `body(server)` with a started server, always stopping it after.
@@ -333,8 +347,7 @@ test('the webhook routes RFC 822 and JSON mail by the triggers file, with inputs
 });
 
 test('a triggers file with an error stops the start with file:line:column and a hint', T, async () => {
-  const failed = await startServe({ args: ['--workflows', join(root, 'workflows/ingestion_digest.yaml'), '--triggers', fixture('bad_triggers.yaml')] })
-    .then(() => assert.fail('it started'), (e) => e);
+  const failed = await refusedStart({ args: ['--workflows', join(root, 'workflows/ingestion_digest.yaml'), '--triggers', fixture('bad_triggers.yaml')] });
   assert.equal(failed.code, 2);
   assert.match(failed.stderr, /bad_triggers\.yaml:9:15: error\[unknown_workflow\]: unknown workflow 'ingestion_digset'/);
   assert.match(failed.stderr, /hint: did you mean 'ingestion_digest'\?/);
@@ -343,6 +356,31 @@ test('a triggers file with an error stops the start with file:line:column and a 
   // The example docs/serve.md points to loads.
   const example = ['--workflows', join(root, 'workflows/ingestion_digest.yaml'), '--triggers', join(root, 'docs/examples/triggers.yaml')];
   await withServer({ args: example }, async (server) => assert.match(server.stderr, /2 trigger rules/));
+});
+
+test('loom serve refuses to start on a missing workflows folder, a short token, or a busy port', T, async () => {
+  const refused = refusedStart;
+  const noFolder = await refused({ args: ['--workflows', join(tmp(), 'missing')] });
+  assert.equal(noFolder.code, 2);
+  assert.match(noFolder.stderr, /no workflows at/);
+  const short = await refused({ env: { LOOM_SERVE_TOKEN: 'short' } });
+  assert.equal(short.code, 2);
+  assert.match(short.stderr, /LOOM_SERVE_TOKEN is shorter than 16 characters/);
+  assert.ok(!short.stderr.includes('short\n'), 'not even a short token is printed');
+  const file = join(tmp(), 'token');
+  writeFileSync(file, 'tiny\n');
+  const shortFile = await refused({ args: [...ARGS, '--token-file', file] });
+  assert.equal(shortFile.code, 2);
+  assert.match(shortFile.stderr, /shorter than 16 characters/);
+  assert.match(shortFile.stderr, /hint: make one with/);
+  writeFileSync(file, `${TOKEN}\n`);
+  await withServer({ args: [...ARGS, '--token-file', file], env: {} }, async (server) => {
+    assert.equal((await api(server, 'GET', '/api/runs')).status, 200);
+    const port = new URL(server.url).port;
+    const busy = await refused({ args: [...ARGS, '--port', port] });
+    assert.equal(busy.code, 2);
+    assert.match(busy.stderr, /cannot listen on 127\.0\.0\.1:\d+/);
+  });
 });
 
 // ---------------------------------------------------------------- limits
@@ -391,7 +429,7 @@ test('a run waiting on a person when the server is killed (SIGKILL) is answered 
     id = (await api(first, 'POST', '/api/runs', { body: { workflow: 'serve_ask', inputs: { line: 'Still here?' } } })).json.id;
     await waitingOn(first, id);
     // One server per data folder: a second would resume the same runs.
-    const second = await startServe({ data }).then(() => assert.fail('a second server started'), (e) => e);
+    const second = await refusedStart({ data });
     assert.equal(second.code, 2);
     assert.match(second.stderr, /another loom serve uses/);
     assert.deepEqual(runDirs(first), [id], 'only the run, no half-made folder');

@@ -4,6 +4,7 @@
 #include <httplib.h>
 #include <pthread.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -678,6 +679,12 @@ class Service {
     if (!r) {
       int code = r.error().code == ErrorCode::kHostError ? 500 : trigger.is_null() ? 400 : 422;
       HttpError e = engine_error(code, r.error());
+      // The engine's hints for inputs speak of `loom run --input`; here they come in JSON.
+      ErrorCode c = r.error().code;
+      if (c == ErrorCode::kInputMissing || c == ErrorCode::kInputType || c == ErrorCode::kInputUnknown) {
+        e.hint = trigger.is_null() ? "GET /api/workflows lists the inputs of '" + wf->name + "' and their types"
+                                   : "the rule '" + trigger.value("rule", "") + "' of " + o_.triggers + " gives them";
+      }
       Json body = {{"error", {{"code", e.code}, {"message", e.message}, {"hint", e.hint}}}};
       if (errors.size() > 1) {
         for (const auto& x : errors) body["errors"].push_back({{"code", error_code_name(x.code)}, {"message", x.message}});
@@ -846,6 +853,12 @@ class Service {
     httplib::Server svr;
     svr.new_task_queue = [] { return new httplib::ThreadPool(32); };
     svr.set_payload_max_length(o_.max_body);
+    // httplib's default also sets SO_REUSEPORT, with which a second server would share the port
+    // silently; SO_REUSEADDR alone lets a restart bind at once and a second server fail.
+    svr.set_socket_options([](int sock) {
+      int yes = 1;
+      ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
     svr.set_keep_alive_timeout(1);  // an idle connection holds a worker, and the stop waits for it
     routes(svr);
     int port = o_.port;
