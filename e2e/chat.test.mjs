@@ -7,6 +7,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { addKnowledgeEntry, studioSkip, studioReady, studioInBrowser, pageProblems, useModelPool } from './browser.mjs';
 import { startFakeLlm } from '../tools/fake-llm/server.mjs';
+import { fakeRequests } from '../tools/fake-llm/client.mjs';
 
 const skip = studioSkip();
 
@@ -40,7 +41,7 @@ test('the chat panel: ask with the notes shown, start a workflow and follow it, 
   await page.waitForSelector('[data-testid=chat-answer]', { timeout: 30_000 });
   assert.match(await page.textContent('[data-testid=chat-answer]'), /^Echo: /);
   assert.deepEqual(await page.$$eval('[data-testid=chat-knowledge] li', (lis) => lis.map((l) => l.textContent)), ['[1] Mara (character, mentioned)']);
-  const prompt = (await (await fetch(`${fake.url}/_fake/requests`)).json()).at(-1).body.messages.at(-1).content;
+  const prompt = (await fakeRequests(fake.url)).at(-1).body.messages.at(-1).content;
   assert.match(prompt, /^The project:\n"The Night Ferry"/);
   assert.match(prompt, /Mara is seventeen/);
 

@@ -11,27 +11,18 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { studioSkip, studioReady, studioInBrowser, pageProblems, useModelPool } from './browser.mjs';
 import { startFakeLlm } from '../tools/fake-llm/server.mjs';
+import { fakeStats, scriptReplies } from '../tools/fake-llm/client.mjs';
 import { loadVoiceBackground } from '../web/src/engine.js';
-import { HISTORIAN, MARA, MARA_AGAIN } from '../web/test/fixtures/voices.mjs';
+import { HISTORIAN, LEGAL, MARA, MARA_AGAIN } from '../web/test/fixtures/voices.mjs';
 import { REPO } from '../web/test/helpers.mjs';
 
 const skip = studioSkip();
 
-const LEGAL = 'The Lessee shall keep the premises in good repair and shall not assign or sublet them without the prior written consent of the Lessor, such consent not to be unreasonably withheld. Any notice under this agreement shall be in writing and delivered by hand or by registered post to the address stated above. This agreement shall be governed by the laws of the province, and the parties submit to the exclusive jurisdiction of its courts. Rent shall be payable monthly in advance on the first day of each month, without deduction or set-off.';
 
 const pool = (url) => ['default: local-a', 'models:',
   ...['local-a', 'local-b', 'local-c'].map((m) => `  ${m}: {provider: ollama, base_url: "${url}/v1", model: ${m}}`)].join('\n');
 
-async function script(fake, model, texts) {
-  const r = await fetch(`${fake.url}/_fake/faults`, {
-    method: 'POST', body: JSON.stringify({ model, faults: texts.map((text) => ({ type: 'reply', text })) }),
-  });
-  assert.equal(r.status, 200);
-}
 
-async function stats(fake) {
-  return (await (await fetch(`${fake.url}/_fake/stats`)).json()).models;
-}
 
 // Mara's scores as the workflows will compute them (her stored voice is these passages; the other
 // scenes hold none of her attributed lines), to set a target between a miss and a hit.
@@ -151,7 +142,7 @@ test('the scene workflows: draft and approve across a reload, rewrite to the tar
 
   await t.test('generate: streamed, waits for approval across a reload, saved with its provenance', async () => {
     const sceneId = await newScene(page, { title: 'Dawn crossing', pov: 'Mara', outline: 'Mara rows out into the fog to find the box.' });
-    await script(fake, 'local-a', [MARA_AGAIN]);
+    await scriptReplies(fake.url, 'local-a', [MARA_AGAIN]);
     await page.fill('[data-testid=ms-gen-words]', '150');
     await startRun(page, 'ms-generate');
     const runId = await page.getAttribute('[data-testid=run-view]', 'data-run');
@@ -167,7 +158,7 @@ test('the scene workflows: draft and approve across a reload, rewrite to the tar
     await page.waitForSelector('[data-testid=run-view][data-status=succeeded]');
     await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=banner-news]')]
       .some((n) => n.textContent === 'Saved as revision #1 of "Dawn crossing".'));
-    assert.equal((await stats(fake))['local-a'].completed, 1, 'the draft was not paid for twice');
+    assert.equal((await fakeStats(fake.url))['local-a'].completed, 1, 'the draft was not paid for twice');
 
     await page.click('[data-testid=run-for-link]');
     await page.waitForFunction((id) => location.hash.endsWith(id) && document.querySelector('[data-testid=ms-text]'), sceneId);
@@ -185,7 +176,7 @@ test('the scene workflows: draft and approve across a reload, rewrite to the tar
     const target = Math.round((Math.max(scores.historian, scores.legal) + scores.hers) / 2);
     assert.ok(scores.hers > target && target > scores.legal && target > scores.historian, JSON.stringify(scores));
     const sceneId = await newScene(page, { title: 'Harbour', pov: 'Mara', text: HISTORIAN });
-    await script(fake, 'local-b', [LEGAL, MARA_AGAIN]);
+    await scriptReplies(fake.url, 'local-b', [LEGAL, MARA_AGAIN]);
     await page.selectOption('[data-testid=ms-ai-model]', 'local-b');
     await page.fill('[data-testid=ms-enh-target]', String(target));
     await page.fill('[data-testid=ms-enh-iterations]', '4');
@@ -193,7 +184,7 @@ test('the scene workflows: draft and approve across a reload, rewrite to the tar
     assert.match(await waitForQuestion(page), new RegExp(`after 2 rewrites \\(target ${target}\\)`));
     await approve(page);
     await page.waitForSelector('[data-testid=run-view][data-status=succeeded]');
-    assert.equal((await stats(fake))['local-b'].completed, 2, 'two rewrites, not four: the target was reached');
+    assert.equal((await fakeStats(fake.url))['local-b'].completed, 2, 'two rewrites, not four: the target was reached');
     await page.click('[data-testid=run-for-link]');
     await page.waitForFunction((id) => location.hash.endsWith(id) && document.querySelector('[data-testid=ms-text]'), sceneId);
     await page.waitForFunction((text) => document.querySelector('[data-testid=ms-text]').value === text, MARA_AGAIN);
@@ -204,9 +195,9 @@ test('the scene workflows: draft and approve across a reload, rewrite to the tar
   });
 
   await t.test('voice testing: three models, the matrix, the recommendation, the project default', async () => {
-    await script(fake, 'local-a', [HISTORIAN]);
-    await script(fake, 'local-b', [MARA_AGAIN]);
-    await script(fake, 'local-c', [LEGAL]);
+    await scriptReplies(fake.url, 'local-a', [HISTORIAN]);
+    await scriptReplies(fake.url, 'local-b', [MARA_AGAIN]);
+    await scriptReplies(fake.url, 'local-c', [LEGAL]);
     await page.goto(`${base}#/voice/Mara`);
     await page.waitForSelector('[data-testid=vt] summary');
     await page.click('[data-testid=vt] summary');

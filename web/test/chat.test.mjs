@@ -11,8 +11,9 @@ import { RunManager } from '../src/runs.js';
 import { createManuscript } from '../src/manuscript.js';
 import { openKnowledge } from '../src/knowledge.js';
 import { createChat, CHAT_WORKFLOW } from '../src/chat.js';
-import { readRepo } from './helpers.mjs';
+import { readRepo, thrownCode } from './helpers.mjs';
 import { startFakeLlm } from '../../tools/fake-llm/server.mjs';
+import { fakeRequests, queueFaults } from '../../tools/fake-llm/client.mjs';
 
 async function setup(t) {
   const fake = await startFakeLlm({ port: 0, host: '127.0.0.1', chunkDelayMs: 0 });
@@ -37,18 +38,10 @@ async function setup(t) {
 }
 
 async function lastPrompt(fake) {
-  const requests = await (await fetch(`${fake.url}/_fake/requests`)).json();
+  const requests = await fakeRequests(fake.url);
   return requests.at(-1).body.messages.at(-1).content;
 }
 
-async function thrownCode(promise) {
-  try {
-    await promise;
-  } catch (e) {
-    return e.code;
-  }
-  return 'nothing thrown';
-}
 
 test('ask: the answer comes from a chat run given the outline and the notes; the turns keep it over a reload', async (t) => {
   const { fake, runs, chat, manuscript, knowledge, storage } = await setup(t);
@@ -105,9 +98,7 @@ test('errors: an empty question, a missing workflow, a model that fails', async 
   const { fake, runs, chat, storage } = await setup(t);
   assert.equal(await thrownCode(chat.ask(null, '   ')), 'bad_argument');
   assert.equal(await thrownCode(chat.startWorkflow(null, 'nope')), 'not_found');
-  const r = await fetch(`${fake.url}/_fake/faults`, { method: 'POST',
-    body: JSON.stringify({ model: 'local-chat', faults: [{ type: 'status', status: 401 }] }) });
-  assert.equal(r.status, 200);
+  await queueFaults(fake.url, 'local-chat', [{ type: 'status', status: 401 }]);
   const { runId } = await chat.ask(null, 'Hello?');
   assert.equal((await runs.finished(runId)).status, 'failed');
   const turns = await chat.turns(null);

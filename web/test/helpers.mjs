@@ -93,6 +93,16 @@ export function thrown(fn, type = Error) {
   throw new Error(`expected a ${type.name}, but nothing was thrown`);
 }
 
+/// The `code` of what `promise` rejects with, or 'nothing thrown' when it resolves.
+export async function thrownCode(promise) {
+  try {
+    await promise;
+  } catch (e) {
+    return e.code;
+  }
+  return 'nothing thrown';
+}
+
 /// Fails unless `promise` rejects with a StorageError of `code` (and a message matching `pattern`).
 export async function rejectsWithStorageError(promise, code, pattern) {
   await assert.rejects(promise, (e) => {

@@ -14,12 +14,11 @@ import { createManuscript } from '../src/manuscript.js';
 import { openKnowledge } from '../src/knowledge.js';
 import { createVoices, usesVoice } from '../src/voice.js';
 import { createSceneFlows, SCENE_WORKFLOWS, SceneFlowError } from '../src/scenes.js';
-import { REPO, readRepo } from './helpers.mjs';
-import { HISTORIAN, MARA, MARA_AGAIN } from './fixtures/voices.mjs';
+import { REPO, readRepo, thrownCode } from './helpers.mjs';
+import { HISTORIAN, LEGAL, MARA, MARA_AGAIN } from './fixtures/voices.mjs';
 import { startFakeLlm } from '../../tools/fake-llm/server.mjs';
+import { fakeRequests, fakeStats, scriptReplies } from '../../tools/fake-llm/client.mjs';
 
-// Neither Mara nor the historian: a contract's clauses.
-const LEGAL = 'The Lessee shall keep the premises in good repair and shall not assign or sublet them without the prior written consent of the Lessor, such consent not to be unreasonably withheld. Any notice under this agreement shall be in writing and delivered by hand or by registered post to the address stated above. This agreement shall be governed by the laws of the province, and the parties submit to the exclusive jurisdiction of its courts. Rent shall be payable monthly in advance on the first day of each month, without deduction or set-off.';
 
 function modelsYaml(url) {
   const m = (name) => `  ${name}: {provider: openai, base_url: "${url}/v1", model: ${name}, credential: FAKE_KEY, price: {input: 1, output: 2}}`;
@@ -64,16 +63,7 @@ async function setup(t) {
   return { fake, engine, storage, voices, knowledge, runs, manuscript, flows, project, chapter };
 }
 
-async function script(fake, model, texts) {
-  const r = await fetch(`${fake.url}/_fake/faults`, {
-    method: 'POST', body: JSON.stringify({ model, faults: texts.map((text) => ({ type: 'reply', text })) }),
-  });
-  assert.equal(r.status, 200);
-}
 
-async function stats(fake) {
-  return (await (await fetch(`${fake.url}/_fake/stats`)).json()).models;
-}
 
 async function question(runs, id) {
   for (;;) {
@@ -85,14 +75,6 @@ async function question(runs, id) {
   }
 }
 
-async function thrownCode(promise) {
-  try {
-    await promise;
-  } catch (e) {
-    return e.code;
-  }
-  return 'nothing thrown';
-}
 
 test('generate: outline and notes -> a streamed draft -> a voice score -> approved -> a revision with its provenance', async (t) => {
   const { fake, runs, manuscript, flows, voices, knowledge, project, chapter, storage } = await setup(t);
@@ -102,7 +84,7 @@ test('generate: outline and notes -> a streamed draft -> a voice score -> approv
     chapter: chapter.id, title: 'Dawn crossing', pov: 'Mara', tense: 'past',
     outline: 'Mara takes the Gannet out into the fog to find the box.', beats: ['the bell rings twice', 'she rows'],
   });
-  await script(fake, 'local-a', [MARA_AGAIN]);
+  await scriptReplies(fake.url, 'local-a', [MARA_AGAIN]);
   const id = await flows.generate(scene.id, { targetWords: 120 });
   const record = await storage.getRun(id);
   assert.deepEqual(record.link, { purpose: 'generate', project: project.id, scene: scene.id });
@@ -138,7 +120,7 @@ test('generate: outline and notes -> a streamed draft -> a voice score -> approv
   assert.equal(o.knowledge[0].text, undefined, 'the passage itself is not copied into the revision');
   assert.ok(o.scores.after > 80, `scored in her voice: ${o.scores.after}`);
   // The prompt the model got is the one recorded.
-  const sent = (await (await fetch(`${fake.url}/_fake/requests`)).json()).at(-1).body.messages.at(-1).content;
+  const sent = (await fakeRequests(fake.url)).at(-1).body.messages.at(-1).content;
   assert.equal(sent, o.prompt);
 
   assert.equal(await flows.apply(id), null, 'applied once');
@@ -182,7 +164,7 @@ test('enhance: rewrites until the voice score reaches the target, then saves the
   const target = Math.round((Math.max(low, before) + high) / 2);
   assert.ok(high > target && target > low && target > before, `${before} ${low} -> ${high}, target ${target}`);
   const scene = await manuscript.addScene(project.id, { chapter: chapter.id, title: 'Harbour', pov: 'Mara', text: HISTORIAN });
-  await script(fake, 'local-b', [LEGAL, MARA_AGAIN]);
+  await scriptReplies(fake.url, 'local-b', [LEGAL, MARA_AGAIN]);
   const id = await flows.enhance(scene.id, { targetScore: target, maxIterations: 3, model: 'local-b' });
   const q = await question(runs, id);
   assert.match(q.show, new RegExp(`^Voice of Mara: [\\d.]+ before, [\\d.]+ after 2 rewrites \\(target ${target}\\)\\.`));
@@ -193,9 +175,9 @@ test('enhance: rewrites until the voice score reaches the target, then saves the
   assert.equal(out.iterations, 2, 'it stopped at the target, not at the iteration limit');
   assert.equal(out.reached, true);
   assert.ok(out.before_score < target && out.after_score >= target, `${out.before_score} -> ${out.after_score}`);
-  assert.equal((await stats(fake))['local-b'].completed, 2);
+  assert.equal((await fakeStats(fake.url))['local-b'].completed, 2);
   // The second rewrite was asked with what the first one's score said was off.
-  const requests = (await (await fetch(`${fake.url}/_fake/requests`)).json()).filter((r) => r.model === 'local-b');
+  const requests = (await fakeRequests(fake.url)).filter((r) => r.model === 'local-b');
   assert.ok(requests[1].body.messages.at(-1).content.includes(LEGAL), 'the second rewrite starts from the first');
   assert.match(requests[0].body.messages.at(-1).content, /What still sounds unlike Mara:\n\S/);
 
@@ -212,7 +194,7 @@ test('enhance: the iterations run out below the target; the writer still decides
   const { fake, runs, flows, voices, manuscript, project, chapter } = await setup(t);
   await voices.build({ name: 'Mara', references: MARA });
   const scene = await manuscript.addScene(project.id, { chapter: chapter.id, pov: 'Mara', text: HISTORIAN });
-  await script(fake, 'local-a', [LEGAL, LEGAL]);
+  await scriptReplies(fake.url, 'local-a', [LEGAL, LEGAL]);
   const id = await flows.enhance(scene.id, { targetScore: 99, maxIterations: 2 });
   runs.answer(id, (await question(runs, id), 'reject'));
   const { outputs } = await runs.finished(id);
@@ -226,9 +208,9 @@ test('enhance: the iterations run out below the target; the writer still decides
 test('voice testing: three models, one prompt, ranked by the voice; the matrix, the recommendation, the project default', async (t) => {
   const { fake, runs, flows, voices, manuscript, project, storage } = await setup(t);
   await voices.build({ name: 'Mara', references: MARA });
-  await script(fake, 'local-a', [HISTORIAN]);
-  await script(fake, 'local-b', [MARA_AGAIN]);
-  await script(fake, 'local-c', [LEGAL]);
+  await scriptReplies(fake.url, 'local-a', [HISTORIAN]);
+  await scriptReplies(fake.url, 'local-b', [MARA_AGAIN]);
+  await scriptReplies(fake.url, 'local-c', [LEGAL]);
   const id = await flows.voiceTest({ projectId: project.id, prompt: 'Mara tells Jon to row.', models: ['local-a', 'local-b', 'local-c'], character: 'Mara' });
   const result = await runs.finished(id);
   assert.equal(result.status, 'succeeded', JSON.stringify(result.error));
@@ -246,7 +228,7 @@ test('voice testing: three models, one prompt, ranked by the voice; the matrix, 
     assert.ok(row.evidence.length > 0);
   }
   assert.equal(m.rows.find((r) => r.model === 'local-a').text, HISTORIAN);
-  const s = await stats(fake);
+  const s = await fakeStats(fake.url);
   assert.equal(s['local-a'].streamed, 1);
   assert.equal(s['local-c'].completed, 1);
 
@@ -339,7 +321,7 @@ test('a project runs its own copy of a workflow: the copy\'s prompt, only the in
   assert.equal(record.inputs.references, undefined, 'inputs the copy does not declare are left out');
   runs.answer(id, (await question(runs, id), 'approve'));
   assert.equal((await runs.finished(id)).status, 'succeeded');
-  const sent = (await (await fetch(`${fake.url}/_fake/requests`)).json()).at(-1).body.messages[0].content;
+  const sent = (await fakeRequests(fake.url)).at(-1).body.messages[0].content;
   assert.match(sent, /^Write tersely, like Hemingway\./);
   assert.equal((await flows.apply(id)).origin.workflow, 'terse_drafts');
   // Back to the shipped one; a copy that is gone is named in the error.
