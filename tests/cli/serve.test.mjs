@@ -190,7 +190,9 @@ test('workflows are listed with their inputs; runs start, 404 for unknown ones, 
       [['document', 'string', true], ['max_sentences', 'number', false], ['chunk_chars', 'number', false]]);
 
     assertError(await api(server, 'POST', '/api/runs', { body: { workflow: 'no_such' } }), 404, 'unknown_workflow');
-    assertError(await api(server, 'POST', '/api/runs', { body: { workflow: 'serve_ask', inputs: {} } }), 400, 'input_missing');
+    const missing = await api(server, 'POST', '/api/runs', { body: { workflow: 'serve_ask', inputs: {} } });
+    assertError(missing, 400, 'input_missing');
+    assert.match(missing.json.error.hint, /GET \/api\/workflows/);
     assertError(await api(server, 'POST', '/api/runs', { body: { workflow: 'serve_slow', inputs: { ms: 'slow' } } }), 400, 'input_type');
     const unknown = await api(server, 'POST', '/api/runs', { body: { workflow: 'serve_ask', inputs: { line: 'x', color: 'red' } } });
     assertError(unknown, 400, 'input_unknown');
