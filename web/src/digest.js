@@ -48,25 +48,6 @@ export function sourceName(source) {
   return typeof source === 'string' ? source.trim() : String(source?.name ?? '');
 }
 
-/// Whether the page may fetch `url` under the connection policy: its origin is the studio's own,
-/// a model server's, or one the writer allowed (the 'reference_origins' setting, which the
-/// service worker adds to the policy — docs/security.md).
-export async function siteAllowed(storage, url, { pageOrigin = globalThis.location?.origin } = {}) {
-  const origin = new URL(url).origin;
-  if (origin === pageOrigin) return true;
-  const allowed = [...(await storage.getSetting('connect_origins', null) ?? []),
-    ...(await storage.getSetting('reference_origins', []))];
-  return allowed.includes(origin);
-}
-
-/// Adds the origin of `url` to the sites the writer allows; the page must reload for the policy.
-export async function allowSite(storage, url) {
-  const origin = new URL(url).origin;
-  const list = await storage.getSetting('reference_origins', []);
-  await storage.putSetting('reference_origins', [...new Set([...list, origin])]);
-  return origin;
-}
-
 /// The digester of the studio. `runs` is the RunManager, `vault` the key vault (hasKey),
 /// `knowledge` the open knowledge base (or null: filing then fails 'unavailable');
 /// `extractOptions` go to extractFile/extractUrl (fetch, parseHtml, pdfjs in tests).

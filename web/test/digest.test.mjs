@@ -13,7 +13,8 @@ import { RunManager } from '../src/runs.js';
 import { openVault } from '../src/credentials.js';
 import { openKnowledge, KnowledgeError } from '../src/knowledge.js';
 import { syncShippedWorkflows } from '../src/library.js';
-import { createDigester, DigestError, siteAllowed, allowSite } from '../src/digest.js';
+import { createDigester, DigestError } from '../src/digest.js';
+import { siteAllowed, allowSite } from '../src/sites.js';
 import { startFakeLlm } from '../../tools/fake-llm/server.mjs';
 
 const FIXTURES = path.join(REPO, 'web/test/fixtures/extract');

@@ -1,9 +1,10 @@
 // digest_view.js — the Digest panel: PDFs, e-mails, text files and web pages, each digested by a
 // run (a model when one is chosen, the offline summary otherwise), followed live, and filed into
 // the knowledge base with where it came from. The logic is web/src/digest.js.
-import { el, errorBlock } from './dom.js';
+import { allowSiteNotice, el, errorBlock } from './dom.js';
 import { CATEGORIES } from '../knowledge.js';
-import { createDigester, siteAllowed, allowSite, sourceName } from '../digest.js';
+import { createDigester, sourceName } from '../digest.js';
+import { allowSite, siteAllowed } from '../sites.js';
 import { ACCEPT } from '../extract/index.js';
 const STAGES = { reading: 'reading…', starting: 'starting the run…', running: 'digesting…', done: 'done', failed: 'failed' };
 
@@ -99,13 +100,7 @@ export async function digestView(root, ctx) {
     }
     if (!allowed) {
       const origin = new URL(url).origin;
-      formErrors.replaceChildren(el('div', { cls: 'news', attrs: { 'data-testid': 'digest-allow' } }, [
-        el('span', { text: `Loom may only connect to sites you allow. Allow it to read pages from ${origin}? The page reloads; then add the address again.` }),
-        el('button', { text: `Allow ${origin}`, attrs: { type: 'button', 'data-testid': 'digest-allow-button' }, on: { click: async () => {
-          await allowSite(storage, url);
-          location.reload();
-        } } }),
-      ]));
+      formErrors.replaceChildren(allowSiteNotice(origin, { testid: 'digest-allow', onAllow: () => allowSite(storage, url) }));
       return;
     }
     queued.push(url);

@@ -86,3 +86,16 @@ export function errorText(error) {
   const name = errorName(error);
   return `${name}${error.message ? `: ${error.message}` : ''}${error.hint ? ` (${error.hint})` : ''}`;
 }
+
+/// The notice asking the writer to allow `origin` (web/src/sites.js): a line saying why and what
+/// happens, and a button that allows it and reloads the page. `testid` names the notice; its
+/// button is `${testid}-button`.
+export function allowSiteNotice(origin, { testid, onAllow }) {
+  return el('div', { cls: 'news', attrs: { 'data-testid': testid } }, [
+    el('span', { text: `Loom may only connect to sites you allow. Allow it to read pages from ${origin}? The page reloads; then add the address again.` }),
+    el('button', { text: `Allow ${origin}`, attrs: { type: 'button', 'data-testid': `${testid}-button` }, on: { click: async () => {
+      await onAllow();
+      location.reload();
+    } } }),
+  ]);
+}

@@ -1,8 +1,9 @@
 // knowledge_view.js — the knowledge panel: the writer's entries (characters, places, lore, style
 // notes, research files), added by hand, from files (text, Markdown, PDF, e-mail) or from a web
 // page; edited in place; searched with the hits' words marked.
-import { el, errorBlock } from './dom.js';
+import { allowSiteNotice, el, errorBlock } from './dom.js';
 import { CATEGORIES, INCLUSIONS } from '../knowledge.js';
+import { allowSite, siteAllowed } from '../sites.js';
 
 const INCLUSION_LABELS = {
   always: 'always in the prompt',
@@ -221,17 +222,8 @@ export async function knowledgeView(root, ctx, selectedId) {
     }
     // The page may only connect where its policy allows (docs/security.md): a site is allowed
     // once, by the writer, and the page reloads under the new policy.
-    const allowed = [...(await ctx.storage.getSetting('connect_origins', null) ?? []), ...(await ctx.storage.getSetting('reference_origins', []))];
-    if (/^https?:/.test(origin) && !allowed.includes(origin) && navigator.serviceWorker?.controller) {
-      const ask = el('div', { cls: 'news', attrs: { 'data-testid': 'kb-allow' } }, [
-        el('span', { text: `Loom may only connect to sites you allow. Allow it to read pages from ${origin}? The page reloads; then add the page again.` }),
-        el('button', { text: `Allow ${origin}`, attrs: { type: 'button', 'data-testid': 'kb-allow-button' }, on: { click: async () => {
-          const list = await ctx.storage.getSetting('reference_origins', []);
-          await ctx.storage.putSetting('reference_origins', [...new Set([...list, origin])]);
-          location.reload();
-        } } }),
-      ]);
-      errors.replaceChildren(ask);
+    if (/^https?:/.test(origin) && !await siteAllowed(ctx.storage, url) && navigator.serviceWorker?.controller) {
+      errors.replaceChildren(allowSiteNotice(origin, { testid: 'kb-allow', onAllow: () => allowSite(ctx.storage, url) }));
       return;
     }
     status.textContent = `Fetching ${url}…`;
