@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, existsSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -438,8 +438,23 @@ test('a run waiting on a person when the server is killed (SIGKILL) is answered 
   } finally {
     assert.equal((await first.stop('SIGKILL')).signal, 'SIGKILL');
   }
+  // The crash cut a write short: the log ends in half a line.
+  const logPath = join(data, 'runs', id, 'events.jsonl');
+  const whole = readFileSync(logPath, 'utf8');
+  appendFileSync(logPath, '{"seq":99,"step":"ask","ty');
+  // And a run whose files are damaged is listed as broken, not resumed.
+  mkdirSync(join(data, 'runs', 'damaged-1'));
+  writeFileSync(join(data, 'runs', 'damaged-1', 'meta.json'), JSON.stringify({ id: 'damaged-1', workflow: 'serve_ask' }));
+  writeFileSync(join(data, 'runs', 'damaged-1', 'workflow.yaml'), readFileSync(fixture('workflows/ask.yaml')));
+  writeFileSync(join(data, 'runs', 'damaged-1', 'events.jsonl'), 'not json\n{"seq":2}\n');
   await withServer({ data }, async (server) => {
     assert.match(server.stderr, new RegExp(`run ${id}: resuming`));
+    assert.match(server.stderr, /dropped an incomplete last line/);
+    assert.ok(readFileSync(logPath, 'utf8').startsWith(whole), 'the torn line was cut, the rest kept');
+    const damaged = await api(server, 'GET', '/api/runs/damaged-1');
+    assert.equal(damaged.json.status, 'broken');
+    assert.equal(damaged.json.driver, 'broken');
+    assert.equal(damaged.json.problem.code, 'bad_event_log');
     const waiting = await waitingOn(server, id);
     assert.equal(waiting.status, 'paused');
     assert.equal(waiting.question.show, 'Still here?');
