@@ -210,39 +210,41 @@ class Service {
     return 0;
   }
 
+  // The token: --token-file, else $LOOM_SERVE_TOKEN, else DATA/token, made when missing.
   int load_token() {
+    std::string path = (fs::path(o_.data) / "token").string();
+    std::string where;
     if (!o_.token_file.empty()) {
       auto text = read_file(o_.token_file);
       if (!text) return fail(2, "cannot read the token file '" + o_.token_file + "'", "check the path");
       token_ = trim(*text);
-      if (token_.size() < 16) {
-        return fail(2, "the token in '" + o_.token_file + "' is shorter than 16 characters",
-                    "make one with: head -c 32 /dev/urandom | xxd -p -c 64 > " + o_.token_file);
-      }
-      return 0;
-    }
-    if (const char* env = std::getenv("LOOM_SERVE_TOKEN"); env && *env) {
+      where = "the token in '" + o_.token_file + "'";
+    } else if (const char* env = std::getenv("LOOM_SERVE_TOKEN"); env && *env) {
       token_ = trim(env);
-      if (token_.size() < 16) return fail(2, "LOOM_SERVE_TOKEN is shorter than 16 characters", "use a long random string");
-      return 0;
-    }
-    std::string path = (fs::path(o_.data) / "token").string();
-    if (auto text = read_file(path)) {
+      where = "LOOM_SERVE_TOKEN";
+    } else if (auto text = read_file(path); text && !trim(*text).empty()) {
       token_ = trim(*text);
-      if (!token_.empty()) {
-        std::fprintf(stderr, "loom serve: the API token is in %s\n", path.c_str());
-        return 0;
-      }
+      where = "the token in '" + path + "'";
+      std::fprintf(stderr, "loom serve: the API token is in %s\n", path.c_str());
+    } else {
+      return make_token(path);
     }
+    if (token_.size() < 16) {
+      return fail(2, where + " is shorter than 16 characters",
+                  "make one with: head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n'");
+    }
+    return 0;
+  }
+
+  // 32 random bytes, hex, in `path` (mode 0600); says where, never what.
+  int make_token(const std::string& path) {
     token_ = random_hex(32);
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     std::string line = token_ + "\n";
-    if (fd < 0 || ::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
-      if (fd >= 0) ::close(fd);
-      return fail(2, "cannot write the token to '" + path + "'", "pass --token-file FILE or set LOOM_SERVE_TOKEN");
-    }
-    ::fchmod(fd, 0600);
-    ::close(fd);
+    bool ok = fd >= 0 && ::fchmod(fd, 0600) == 0 &&
+              ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+    if (fd >= 0) ::close(fd);
+    if (!ok) return fail(2, "cannot write the token to '" + path + "'", "pass --token-file FILE or set LOOM_SERVE_TOKEN");
     std::fprintf(stderr, "loom serve: made a new API token in %s (send it as \"Authorization: Bearer TOKEN\")\n",
                  path.c_str());
     return 0;
