@@ -447,6 +447,7 @@ test('a run waiting on a person when the server is killed (SIGKILL) is answered 
   writeFileSync(join(data, 'runs', 'damaged-1', 'meta.json'), JSON.stringify({ id: 'damaged-1', workflow: 'serve_ask' }));
   writeFileSync(join(data, 'runs', 'damaged-1', 'workflow.yaml'), readFileSync(fixture('workflows/ask.yaml')));
   writeFileSync(join(data, 'runs', 'damaged-1', 'events.jsonl'), 'not json\n{"seq":2}\n');
+  mkdirSync(join(data, 'runs', 'damaged-2'));  // nothing in it at all
   await withServer({ data }, async (server) => {
     assert.match(server.stderr, new RegExp(`run ${id}: resuming`));
     assert.match(server.stderr, /dropped an incomplete last line/);
@@ -455,6 +456,14 @@ test('a run waiting on a person when the server is killed (SIGKILL) is answered 
     assert.equal(damaged.json.status, 'broken');
     assert.equal(damaged.json.driver, 'broken');
     assert.equal(damaged.json.problem.code, 'bad_event_log');
+    const noMeta = await api(server, 'GET', '/api/runs/damaged-2');
+    assert.equal(noMeta.json.status, 'broken');
+    assert.equal(noMeta.json.problem.code, 'bad_argument');
+    const listed = (await api(server, 'GET', '/api/runs')).json.runs.map((r) => [r.id, r.status]);
+    assert.deepEqual(listed.filter(([rid]) => rid.startsWith('damaged')), [['damaged-1', 'broken'], ['damaged-2', 'broken']]);
+    // A broken run's event stream ends at once.
+    const stream = await fetch(`${server.url}/api/runs/damaged-2/events`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(await stream.text(), '');
     const waiting = await waitingOn(server, id);
     assert.equal(waiting.status, 'paused');
     assert.equal(waiting.question.show, 'Still here?');

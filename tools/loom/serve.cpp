@@ -285,7 +285,10 @@ class Service {
     std::string meta_path = r.dir + "/meta.json", wf_path = r.dir + "/workflow.yaml", log_path = r.dir + "/events.jsonl";
     auto meta = read_file(meta_path);
     r.meta = meta ? Json::parse(*meta, nullptr, false) : Json();
-    if (!r.meta.is_object()) return make_error(ErrorCode::kBadArgument, "cannot read " + meta_path);
+    if (!r.meta.is_object()) {
+      r.meta = {{"id", r.id}};  // what is shown of a broken run
+      return make_error(ErrorCode::kBadArgument, "cannot read " + meta_path);
+    }
     auto source = read_file(wf_path);
     if (!source) return make_error(ErrorCode::kBadArgument, "cannot read " + wf_path);
     LoadResult loaded = load_workflow(*source, wf_path, agents_, &library_);
