@@ -198,6 +198,8 @@ test('workflows are listed with their inputs; runs start, 404 for unknown ones, 
     assertError(unknown, 400, 'input_unknown');
     assertError(await api(server, 'POST', '/api/runs', { body: 'not json' }), 400, 'bad_argument');
     assertError(await api(server, 'POST', '/api/runs', { body: { workflow: 'serve_ask', inputs: [1] } }), 400, 'bad_argument');
+    assertError(await api(server, 'POST', '/api/runs', { body: { workflow: 5 } }), 400, 'bad_argument');
+    assertError(await api(server, 'POST', '/api/runs', { body: { inputs: {} } }), 400, 'bad_argument');
     assert.deepEqual(runDirs(server), [], 'a refused run leaves nothing on disk');
 
     for (const [method, path] of [['GET', '/api/runs/nope'], ['GET', '/api/runs/nope/events'],
@@ -232,6 +234,7 @@ test('a person answers over HTTP; wrong answers and answers to no question are r
     assertError(await api(server, 'POST', `/api/runs/${id}/answer`, { body: { value: 'maybe' } }), 400, 'bad_answer');
     assertError(await api(server, 'POST', `/api/runs/${id}/answer`, { body: {} }), 400, 'bad_argument');
     assertError(await api(server, 'POST', `/api/runs/${id}/answer`, { body: { value: 'yes', step: 'other' } }), 409, 'not_waiting');
+    assertError(await api(server, 'POST', `/api/runs/${id}/answer`, { body: { value: 'yes', step: 7 } }), 400, 'bad_argument');
     const answered = await api(server, 'POST', `/api/runs/${id}/answer`, { body: { value: 'yes' } });
     assert.equal(answered.status, 200, answered.text);
     const done = await finished(server, id);

@@ -577,6 +577,10 @@ class Service {
       }
       return httplib::Server::HandlerResponse::Handled;
     }));
+    // A handler that throws (it should not) answers 500 without the exception's text.
+    svr.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+      send_error(res, {500, "internal", "the server failed on this request", "its stderr may say more"});
+    });
     svr.set_logger([](const httplib::Request& req, const httplib::Response& res) {
       std::fprintf(stderr, "%s %s -> %d\n", req.method.c_str(), req.path.c_str(), res.status);
     });
@@ -661,7 +665,10 @@ class Service {
   void post_run(const httplib::Request&, const std::string& text, httplib::Response& res) {
     auto body = parse_json_body(text);
     if (!body) return send_error(res, engine_error(400, body.error()));
-    std::string name = body->value("workflow", "");
+    if (!body->contains("workflow") || !(*body)["workflow"].is_string()) {
+      return send_error(res, {400, "bad_argument", "'workflow' must name a workflow", "GET /api/workflows lists them"});
+    }
+    std::string name = (*body)["workflow"];
     auto wf = library_.find(name);
     if (!wf) {
       std::string near = nearest(name, library_.names());
@@ -727,6 +734,9 @@ class Service {
       if (!body) return send_error(res, engine_error(400, body.error()));
       if (!body->contains("value")) {
         return send_error(res, {400, "bad_argument", "the answer has no 'value'", "send {\"value\": \"yes\"}"});
+      }
+      if (body->contains("step") && !(*body)["step"].is_string()) {
+        return send_error(res, {400, "bad_argument", "'step' must be a step's path", "as in the run's questions"});
       }
       std::string step = body->value("step", "");
       std::lock_guard<std::mutex> lock(r.mu);
