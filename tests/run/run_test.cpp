@@ -357,6 +357,48 @@ steps:
   CHECK(host.now < 1000);
 }
 
+TEST_CASE("foreach with on_error continue keeps the items that succeeded, null for the failed ones", "[run]") {
+  auto wf = test::load_text(R"(
+name: fancontinue
+inputs: {urls: {type: list}}
+steps:
+  - id: each
+    agent: http.fetch
+    foreach: "{{ inputs.urls }}"
+    with: {url: "{{ item }}"}
+    on_error: continue
+    retry: {max_attempts: 1}
+  - id: after
+    agent: text.template
+    needs: [each]
+    when: "{{ steps.each.output != null }}"
+    with: {template: "{{ steps.each.output | map('body') | join(',') }}"}
+outputs:
+  bodies: "{{ steps.after.output }}"
+  status: "{{ steps.each.status }}"
+)", agents());
+  auto run = start(wf, Json{{"urls", {"http://x.test/a", "http://x.test/bad", "http://x.test/c"}}});
+  FakeHost host;
+  host.handler = [](const Effect& e) {
+    Reply r;
+    std::string url = e.args["url"];
+    r.result = url.find("bad") != std::string::npos ? EffectResult::failure(ErrorCode::kBadRequest, "404")
+                                                    : EffectResult::success(Json{{"body", url}});
+    return r;
+  };
+  REQUIRE(host.drive(*run));
+  CHECK(run->status() == RunStatus::kSucceeded);
+  CHECK(run->outputs()["status"] == "failed");
+  CHECK(run->outputs()["bodies"] == "http://x.test/a,,http://x.test/c");
+  const Json each = step_of(*run, "each");
+  CHECK(each["output"] == Json::array({Json{{"body", "http://x.test/a"}}, nullptr, Json{{"body", "http://x.test/c"}}}));
+  CHECK(each["error"]["code"] == "bad_request");
+  // The log alone gives the same: a restored run has the same partial output.
+  auto restored = Run::restore(wf, host.log, agents());
+  REQUIRE(restored.ok());
+  CHECK(step_of(**restored, "each")["output"] == each["output"]);
+}
+
 TEST_CASE("a loop repeats until its condition holds", "[run]") {
   auto wf = test::load_source_workflow("workflows/examples/loop_until.yaml", agents());
   SECTION("converges") {

@@ -362,7 +362,27 @@ TEST_CASE("rank_request ranks texts and labelled candidates, best first", "[voic
   }
   CHECK((*out)["best"] == 1);
   CHECK((*out)["best_label"] == "Hask's own");
-  CHECK(out->size() == 4);
+  CHECK((*out)["skipped"] == Json::array());
+  CHECK(out->size() == 5);
+}
+
+TEST_CASE("rank_request skips null candidates and names the others by their place in the list", "[voice]") {
+  const Background& bg = real_background();
+  // A comparison of three models where the first did not answer.
+  auto out = rank_request(Json{{"profile", sailor_profile_json()},
+                               {"candidates", {nullptr, kNarratorHeldOut, {{"label", "m3"}, {"text", kSailorHeldOut}}}}},
+                          bg);
+  REQUIRE(out.ok());
+  const Json& ranking = (*out)["ranking"];
+  REQUIRE(ranking.size() == 2);
+  CHECK(ranking[0]["candidate"] == 2);
+  CHECK(ranking[0]["label"] == "m3");
+  CHECK(ranking[1]["candidate"] == 1);
+  CHECK(ranking[1]["label"] == "candidate 2");
+  CHECK((*out)["best"] == 2);
+  CHECK((*out)["skipped"] == Json::array({0}));
+  require_bad(rank_request(Json{{"profile", sailor_profile_json()}, {"candidates", {nullptr, nullptr}}}, bg),
+              "every candidate is null");
 }
 
 TEST_CASE("rank_request: best is null when the top two tie", "[voice]") {
@@ -399,7 +419,6 @@ TEST_CASE("rank_request refuses a missing profile and bad candidates, naming the
   require_bad(rank_request(Json{{"profile", profile}, {"candidates", {{"text", "x"}}}}, bg),
               "'candidates' must be a non-empty list");  // an object, not a list
   require_bad(rank_request(Json{{"profile", profile}, {"candidates", {"a text", 5}}}, bg), "'candidates[1]' must be a text");
-  require_bad(rank_request(Json{{"profile", profile}, {"candidates", {"a", nullptr}}}, bg), "'candidates[1]'");
   require_bad(rank_request(Json{{"profile", profile}, {"candidates", {Json{{"label", "x"}}}}}, bg), "'candidates[0]'");
   require_bad(rank_request(Json{{"profile", profile}, {"candidates", {Json{{"label", "x"}, {"text", 5}}}}}, bg),
               "'candidates[0]'");

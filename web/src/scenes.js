@@ -121,10 +121,11 @@ class SceneFlows {
     return this.#start('test', project, null, inputs, undefined);
   }
 
-  /// The comparison of a finished voice_testing run: {rows, recommended, tie} with a row per
-  /// model {model, rank, tie, score, confidence, uncertainty, evidence, text, tokens {input,
-  /// output}, cost_usd, latency_ms}, best rank first; recommended is the best model, or null when
-  /// the top ranks tie. Null while the run has no ranking.
+  /// The comparison of a finished voice_testing run: {rows, failed, recommended, tie} with a row
+  /// per model that answered {model, rank, tie, score, confidence, uncertainty, evidence, text,
+  /// tokens {input, output}, cost_usd, latency_ms}, best rank first, and one per model that did
+  /// not {model, failed: true, error {code, message}}; recommended is the best model, or null
+  /// when the top ranks tie. Null while the run has no ranking.
   async matrix(runId) {
     const view = await this.#runs.view(runId);
     const outputs = view?.record?.outputs;
@@ -140,7 +141,10 @@ class SceneFlows {
       };
     });
     const recommended = outputs.best === null || outputs.best === undefined ? null : outputs.models[outputs.best];
-    return { rows, recommended, tie: recommended === null, character: view.record.inputs?.character ?? '' };
+    // The models that did not answer (after their retries): last, with why.
+    const errors = itemErrors(view.events, 'drafts');
+    const failed = (outputs.failed ?? []).map((i) => ({ model: outputs.models[i], failed: true, error: errors.get(i) ?? null }));
+    return { rows, failed, recommended, tie: recommended === null, character: view.record.inputs?.character ?? '' };
   }
 
   /// Saves a finished linked run's result as its scene's new revision, once: resolves the
@@ -332,6 +336,18 @@ function knowledgeNote(item) {
     if (item[key] !== undefined) note[key] = item[key];
   }
   return note;
+}
+
+// Per foreach item of step `step` that failed: its last error {code, message} (Map item -> error).
+function itemErrors(events, step) {
+  const out = new Map();
+  for (const e of events ?? []) {
+    if (e.step === step && e.item !== undefined && e.type === 'step_failed') {
+      const err = e.error ?? {};
+      out.set(e.item, { code: typeof err.code === 'string' ? err.code : err.name ?? String(err.code ?? 'error'), message: err.message ?? '' });
+    }
+  }
+  return out;
 }
 
 // Per foreach item of step `step`: the time from the start of its successful attempt to its

@@ -17,7 +17,7 @@ import { createSceneFlows, SCENE_WORKFLOWS, SceneFlowError } from '../src/scenes
 import { REPO, readRepo, thrownCode } from './helpers.mjs';
 import { HISTORIAN, LEGAL, MARA, MARA_AGAIN } from './fixtures/voices.mjs';
 import { startFakeLlm } from '../../tools/fake-llm/server.mjs';
-import { fakeRequests, fakeStats, scriptReplies } from '../../tools/fake-llm/client.mjs';
+import { fakeRequests, fakeStats, queueFaults, scriptReplies } from '../../tools/fake-llm/client.mjs';
 
 
 function modelsYaml(url) {
@@ -240,6 +240,24 @@ test('voice testing: three models, one prompt, ranked by the voice; the matrix, 
   assert.equal((await storage.getRun(gen)).inputs.model, 'local-b', 'the project default is used');
   runs.cancel(gen);
   await runs.finished(gen);
+});
+
+test('voice testing: a model that does not answer is left out of the ranking and shown with its error', async (t) => {
+  const { fake, runs, flows, voices, project } = await setup(t);
+  await voices.build({ name: 'Mara', references: MARA });
+  await scriptReplies(fake.url, 'local-a', [HISTORIAN]);
+  await scriptReplies(fake.url, 'local-b', [MARA_AGAIN]);
+  await queueFaults(fake.url, 'local-c', [{ type: 'status', status: 401 }]);
+  const id = await flows.voiceTest({ projectId: project.id, prompt: 'Mara tells Jon to row.', models: ['local-a', 'local-b', 'local-c'], character: 'Mara' });
+  const result = await runs.finished(id);
+  assert.equal(result.status, 'succeeded', JSON.stringify(result.error));
+  const m = await flows.matrix(id);
+  assert.deepEqual(m.rows.map((r) => r.model), ['local-b', 'local-a']);
+  assert.equal(m.recommended, 'local-b');
+  assert.equal(m.failed.length, 1);
+  assert.equal(m.failed[0].model, 'local-c');
+  assert.equal(m.failed[0].error.code, 'auth');
+  assert.equal(result.outputs.drafts[2], null);
 });
 
 test('spend: cost and tokens add up per scene, chapter and project, rejected runs included', async (t) => {

@@ -447,7 +447,14 @@ Status RunState::apply(const Event& e, StepInst* hint) {
       }
       release_step(*s, nullptr);
       if (s->def->on_error == OnError::kContinue) {
-        complete_step(*s, StepStatus::kFailed, Json(), &err);
+        // A foreach step that goes on keeps what its items made: the list of their outputs, null
+        // where an item failed (a comparison of models shows the models that answered).
+        Json partial;
+        if (s->fanout) {
+          partial = Json::array();
+          for (const auto& it : s->items) partial.push_back(it.status == ItemStatus::kSucceeded ? it.output : Json());
+        }
+        complete_step(*s, StepStatus::kFailed, std::move(partial), &err);
       } else {
         s->status = StepStatus::kFailed;
         s->finished_at = e.time_ms;

@@ -149,9 +149,17 @@ Result<Json> rank_request(const Json& args, const Background& background) {
   if (it == args.end() || !it->is_array() || it->empty()) {
     return bad("'candidates' must be a non-empty list of texts or {label, text} objects");
   }
+  // A null candidate is left out (a model of a comparison that did not answer); the ranking
+  // names candidates by their place in the list given, and `skipped` lists the null ones.
   std::vector<std::string> texts, labels;
+  std::vector<std::size_t> place;  // texts[k] is candidates[place[k]]
+  Json skipped = Json::array();
   for (std::size_t i = 0; i < it->size(); ++i) {
     const Json& c = (*it)[i];
+    if (c.is_null()) {
+      skipped.push_back(i);
+      continue;
+    }
     if (c.is_string()) {
       texts.push_back(c.get<std::string>());
       labels.push_back("candidate " + std::to_string(i + 1));
@@ -162,16 +170,23 @@ Result<Json> rank_request(const Json& args, const Background& background) {
     } else {
       return bad("'candidates[" + std::to_string(i) + "]' must be a text or {label, text}");
     }
+    place.push_back(i);
   }
+  if (texts.empty()) return bad("every candidate is null: there is nothing to rank");
   auto cast = cast_arg(args, background);
   if (!cast) return cast.error();
   const std::vector<Ranked> ranked = rank(*profile, texts, *cast);
   Json ranking = ranked_to_json(ranked);
-  for (auto& r : ranking) r["label"] = labels[r["candidate"].get<std::size_t>()];
+  for (auto& r : ranking) {
+    const std::size_t k = r["candidate"].get<std::size_t>();
+    r["label"] = labels[k];
+    r["candidate"] = place[k];
+  }
   Json best = nullptr;
-  if (!ranked.empty() && !(ranked.size() > 1 && ranked[1].rank == ranked[0].rank)) best = ranked[0].candidate;
+  if (!ranked.empty() && !(ranked.size() > 1 && ranked[1].rank == ranked[0].rank)) best = place[ranked[0].candidate];
   return Json{{"profile", profile->name()}, {"ranking", std::move(ranking)}, {"best", best},
-              {"best_label", best.is_null() ? Json(nullptr) : Json(labels[ranked[0].candidate])}};
+              {"best_label", best.is_null() ? Json(nullptr) : Json(labels[ranked[0].candidate])},
+              {"skipped", std::move(skipped)}};
 }
 
 Status register_voice_agents(AgentRegistry& registry, std::shared_ptr<const Background> background) {
@@ -216,7 +231,7 @@ Status register_voice_agents(AgentRegistry& registry, std::shared_ptr<const Back
   ranker.name = "voice.rank";
   ranker.version = version;
   ranker.description =
-      "Ranks candidates (texts or {label, text}, such as several models' drafts) by closeness to a voice; "
+      "Ranks candidates (texts or {label, text}, such as several models' drafts; null ones are skipped) by closeness to a voice; "
       "candidates within their uncertainty share a rank (tie). Output: {ranking, best, best_label}.";
   ranker.params = {AgentParam{"profile", InputType::kObject, true, "a voice.profile output"},
                    AgentParam{"candidates", InputType::kList, true, "texts or {label, text}"},

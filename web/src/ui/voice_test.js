@@ -135,6 +135,13 @@ export function voiceTestSection({ ctx, record }) {
       el('td', { cls: 'num', text: money(r.cost_usd) }),
       el('td', { cls: 'num', text: seconds(r.latency_ms) }),
     ]));
+    // The models that did not answer, last, with why (no key, no server, ...).
+    for (const f of m.failed ?? []) {
+      rows.push(el('tr', { cls: 'failed', attrs: { 'data-model': f.model, 'data-failed': 'true' } }, [
+        el('td', { text: '—' }), el('th', { attrs: { scope: 'row' }, text: f.model }),
+        el('td', { attrs: { colspan: '6' }, text: `did not answer: ${f.error ? `${f.error.code}: ${f.error.message}` : 'no text'}` }),
+      ]));
+    }
     const answers = el('details', { cls: 'vt-answers' }, [el('summary', { text: 'The answers' }),
       ...m.rows.map((r) => el('div', { attrs: { 'data-model': r.model } }, [el('h4', { text: r.model }), el('p', { cls: 'vt-answer', text: r.text })]))]);
     const makeDefault = el('div', { cls: 'actions' });
