@@ -116,6 +116,8 @@ struct RunRecord {
   LogWriter log;
   std::vector<LoggedEvent> events;
   Json snapshot = Json::object();
+  bool snapshot_stale = false;  // events came since it was taken
+  Clock::time_point snapshot_at;
   bool finished = false;        // the run reached its end (succeeded, failed, cancelled)
   std::string driver = "idle";  // queued, running, stopped, stuck, broken, done
   Error problem;                // why it is stuck or broken
@@ -388,11 +390,15 @@ class Service {
       return false;
     }
     r.events.push_back({e.seq, std::string(event_type_name(e.type)), std::move(line)});
-    if (e.type != EventType::kStepOutputDelta) r.snapshot = r.run->snapshot();
+    // A snapshot costs O(steps): taken for each run-level event, else at most every 100 ms (and
+    // on the host's ticks), so that a fan-out of thousands of items does not cost O(n^2).
+    r.snapshot_stale = true;
+    if (Clock::now() - r.snapshot_at >= std::chrono::milliseconds(100)) refresh_snapshot(r);
     switch (e.type) {
       case EventType::kRunStarted:
       case EventType::kRunPaused:
       case EventType::kRunResumed:
+        refresh_snapshot(r);
         std::fprintf(stderr, "run %s: %s%s\n", r.id.c_str(), std::string(event_type_name(e.type)).c_str(),
                      e.step.empty() ? "" : (" at " + e.step).c_str());
         break;
@@ -400,6 +406,7 @@ class Service {
       case EventType::kRunFailed:
       case EventType::kRunCancelled:
         r.finished = true;
+        refresh_snapshot(r);
         std::fprintf(stderr, "run %s: %s\n", r.id.c_str(), std::string(event_type_name(e.type)).c_str());
         break;
       default:
@@ -407,6 +414,14 @@ class Service {
     }
     r.cv.notify_all();
     return true;
+  }
+
+  // With r.mu held, on the thread that owns the run.
+  static void refresh_snapshot(RunRecord& r) {
+    if (!r.snapshot_stale || !r.run) return;
+    r.snapshot = r.run->snapshot();
+    r.snapshot_at = Clock::now();
+    r.snapshot_stale = false;
   }
 
   // human.input: parks the question until POST /api/runs/{id}/answer answers it, or the run
@@ -487,11 +502,17 @@ class Service {
     config.secrets = secret_from_env;
     config.on_event = [this, r](const Event& e) { return record_event(*r, e); };
     config.ask_person = [this, r](const Effect& e, const std::atomic<bool>& cancel) { return ask(*r, e, cancel); };
+    config.on_tick = [r](std::int64_t) {
+      std::lock_guard<std::mutex> lock(r->mu);
+      refresh_snapshot(*r);
+    };
     return config;
   }
 
+  // Called by the run's own thread.
   void set_driver(RunRecord& r, const std::string& driver) {
     std::lock_guard<std::mutex> lock(r.mu);
+    refresh_snapshot(r);
     r.driver = driver;
     if (driver == "stuck") r.problem = make_error(ErrorCode::kInvalidState, "the run is stuck");
     if (driver == "broken") r.problem = make_error(ErrorCode::kHostError, "writing the run's log failed");
