@@ -224,8 +224,7 @@ class SceneFlows {
     const out = { project: zero(), chapters: {}, scenes: {} };
     const chapterOf = new Map();
     for (const act of project.acts) for (const ch of act.chapters) for (const s of ch.scenes) chapterOf.set(s, ch.id);
-    for (const record of await this.#storage.listRuns({ limit: 5000 })) {
-      if (record.link?.project !== projectId) continue;
+    for (const record of await this.#storage.listRunsOf({ project: projectId })) {
       add(out.project, record);
       const scene = record.link.scene;
       if (!scene || !chapterOf.has(scene)) continue;
@@ -245,7 +244,7 @@ class SceneFlows {
 
   /// The runs that worked on scene `sceneId`, newest first (their records).
   async runsOf(sceneId) {
-    return (await this.#storage.listRuns({ limit: 5000 })).filter((r) => r.link?.scene === sceneId);
+    return this.#storage.listRunsOf({ scene: sceneId });
   }
 
   // ---- helpers ----
@@ -297,9 +296,9 @@ class SceneFlows {
     return 0;
   }
 
-  // What voice.profile gets for `character`: the stored voice's passages, and the manuscript's
-  // other scenes plus the character's knowledge entries (their lines are found in it); the cast:
-  // the writer's other stored voices.
+  // What voice.profile gets for `character`: the stored voice's passages and the character's
+  // lines in the project's other scenes and in their knowledge entries; the cast: the writer's
+  // other stored voices.
   async #voiceInputs(project, character, exceptScene) {
     const stored = this.#voices ? await this.#voices.get(character) : undefined;
     const parts = [];
@@ -315,7 +314,15 @@ class SceneFlows {
     const cast = this.#voices
       ? (await this.#voices.list()).filter((v) => v.name !== character).map((v) => ({ name: v.name, references: v.references }))
       : [];
-    return { references: stored?.references ?? [], manuscript: parts.join('\n\n'), cast };
+    const text = parts.join('\n\n');
+    const references = [...(stored?.references ?? [])];
+    if (this.#voices && text) {
+      // The character's lines, found here, go in as references: the run keeps them, not the whole
+      // manuscript (a run's record holds its inputs). The workflow would find the same lines.
+      const lines = await this.#voices.linesOf(text, [character]);
+      return { references: [...references, ...lines.map((l) => l.text)], manuscript: '', cast };
+    }
+    return { references, manuscript: text, cast };
   }
 
   #versionOf(record) {

@@ -78,11 +78,20 @@ function v3(db) {
   db.createObjectStore('revisions', { keyPath: ['scene', 'n'] });
 }
 
+// Version 4: the runs a project's work made (issue 7): `runs` indexed by `link.project` and
+// `link.scene` (scenes.js, chat.js), so a project's cost and a scene's runs are read without
+// reading every run. Runs without a link are in neither index.
+function v4(db, tx) {
+  const runs = tx.objectStore('runs');
+  runs.createIndex('by_project', 'link.project');
+  runs.createIndex('by_scene', 'link.scene');
+}
+
 /// The schema, one function per version: MIGRATIONS[i](db, tx, oldVersion) upgrades version i to
 /// i + 1 inside the versionchange transaction (`db` and `tx` are idb-wrapped). The database version
 /// is MIGRATIONS.length, so version 2 is one more function here. A migration may return a promise
 /// (awaiting only requests of `tx`); if it throws or rejects, the upgrade is rolled back.
-export const MIGRATIONS = Object.freeze([v1, v2, v3]);
+export const MIGRATIONS = Object.freeze([v1, v2, v3, v4]);
 
 // Runs migrations[from..to) in order: synchronously until one returns a promise, then after it.
 function migrate(migrations, db, tx, from, to) {
@@ -319,6 +328,17 @@ export async function openStorage({
           cursor = await cursor.continue();
         }
         return runs;
+      });
+    },
+
+    /// The run records linked to project `project` (or, with `scene`, to that scene), newest
+    /// `started` first.
+    listRunsOf({ project, scene } = {}) {
+      const [index, key] = scene !== undefined ? ['by_scene', scene] : ['by_project', project];
+      return within('runs', 'readonly', 'Reading the runs of a project', async (tx) => {
+        if (key === undefined || key === null) return [];
+        const runs = await tx.store.index(index).getAll(key);
+        return runs.sort((a, b) => b.started - a.started);
       });
     },
 

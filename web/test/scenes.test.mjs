@@ -15,7 +15,7 @@ import { openKnowledge } from '../src/knowledge.js';
 import { createVoices, usesVoice } from '../src/voice.js';
 import { createSceneFlows, SCENE_WORKFLOWS, SceneFlowError } from '../src/scenes.js';
 import { REPO, readRepo, thrownCode } from './helpers.mjs';
-import { HISTORIAN, LEGAL, MARA, MARA_AGAIN } from './fixtures/voices.mjs';
+import { HISTORIAN, LEGAL, MANUSCRIPT, MARA, MARA_AGAIN } from './fixtures/voices.mjs';
 import { startFakeLlm } from '../../tools/fake-llm/server.mjs';
 import { fakeRequests, fakeStats, queueFaults, scriptReplies } from '../../tools/fake-llm/client.mjs';
 
@@ -80,6 +80,8 @@ test('generate: outline and notes -> a streamed draft -> a voice score -> approv
   const { fake, runs, manuscript, flows, voices, knowledge, project, chapter, storage } = await setup(t);
   await voices.build({ name: 'Mara', references: MARA });
   await knowledge.save({ name: 'The Gannet', category: 'item', inclusion: 'when_mentioned', text: 'The Gannet is a blue dinghy with a cracked oar.' });
+  // An earlier scene where Mara and Jon talk: her lines join her voice's passages.
+  await manuscript.addScene(project.id, { chapter: chapter.id, title: 'The quay', text: MANUSCRIPT });
   const scene = await manuscript.addScene(project.id, {
     chapter: chapter.id, title: 'Dawn crossing', pov: 'Mara', tense: 'past',
     outline: 'Mara takes the Gannet out into the fog to find the box.', beats: ['the bell rings twice', 'she rows'],
@@ -90,7 +92,9 @@ test('generate: outline and notes -> a streamed draft -> a voice score -> approv
   assert.deepEqual(record.link, { purpose: 'generate', project: project.id, scene: scene.id });
   assert.equal(record.inputs.pov, 'Mara');
   assert.match(record.inputs.outline, /the Gannet out into the fog[\s\S]*- the bell rings twice\n- she rows/);
-  assert.deepEqual(record.inputs.references, MARA.map((p) => p.trim()), 'the stored voice\'s passages');
+  assert.deepEqual(record.inputs.references.slice(0, MARA.length), MARA.map((p) => p.trim()), 'the stored voice\'s passages');
+  assert.deepEqual(record.inputs.references.slice(MARA.length), MARA, 'then her lines in the other scenes');
+  assert.equal(record.inputs.manuscript, '', 'the run keeps her lines, not the manuscript');
 
   const q = await question(runs, id);
   assert.deepEqual(q.choices, ['approve', 'edit', 'reject']);

@@ -455,6 +455,26 @@ test('the real v2 migration: a v1 database keeps its data and gains the knowledg
   }
 });
 
+test('the real v4 migration: a v3 database keeps its runs and finds them by project and scene', async () => {
+  const indexedDB = new IDBFactory();
+  const s3 = await openStorage({ indexedDB, migrations: MIGRATIONS.slice(0, 3) });
+  await s3.putRun({ ...run('old', 5), link: { purpose: 'generate', project: 'p1', scene: 's1' } });
+  await s3.putRun(run('plain', 6));
+  await s3.close();
+  const s4 = await openStorage({ indexedDB });
+  try {
+    await s4.putRun({ ...run('new', 7), link: { purpose: 'chat', project: 'p1' } });
+    await s4.putRun({ ...run('other', 8), link: { purpose: 'generate', project: 'p2', scene: 's9' } });
+    assert.deepEqual((await s4.listRunsOf({ project: 'p1' })).map((r) => r.id), ['new', 'old'], 'newest first');
+    assert.deepEqual((await s4.listRunsOf({ scene: 's1' })).map((r) => r.id), ['old']);
+    assert.deepEqual(await s4.listRunsOf({ project: 'nope' }), []);
+    assert.deepEqual(await s4.listRunsOf({}), []);
+    assert.equal((await s4.listRuns()).length, 4, 'runs without a link are kept too');
+  } finally {
+    await s4.close();
+  }
+});
+
 test('the real v3 migration: a v2 database keeps its data and gains the manuscript stores', async () => {
   const indexedDB = new IDBFactory();
   const s2 = await openStorage({ indexedDB, migrations: MIGRATIONS.slice(0, 2) });
