@@ -482,16 +482,23 @@ test('a run waiting on a person when the server is killed (SIGKILL) is answered 
 test('SIGTERM stops the runs cleanly; the next start finishes them, each log one continuous log', T, async () => {
   const data = tmp();
   const first = await startServe({ data });
-  let slow, ask;
+  let slow, ask, stream;
   try {
     slow = (await api(first, 'POST', '/api/runs', { body: { workflow: 'serve_slow', inputs: { ms: 300 } } })).json.id;
     ask = (await api(first, 'POST', '/api/runs', { body: { workflow: 'serve_ask', inputs: { line: 'Stay.' } } })).json.id;
     await waitingOn(first, ask);
     await until(() => logOf(first, slow).some((e) => e.type === 'step_started' && e.step === 'one'));
+    // A client follows the waiting run: the stop ends its stream rather than waiting on it.
+    let opened;
+    const open = new Promise((resolve) => { opened = resolve; });
+    stream = readEvents(first, `/api/runs/${ask}/events`, {}, () => opened());
+    await open;
   } finally {
     const exit = await first.stop('SIGTERM');
     assert.equal(exit.code, 0, first.stderr);
   }
+  const followed = await stream;
+  assert.equal(followed.at(-1).event, 'run_paused');
   assert.match(first.stderr, /stopped; 2 unfinished runs resume at the next start/);
   await withServer({ data }, async (server) => {
     assert.equal((await api(server, 'POST', `/api/runs/${(await waitingOn(server, ask)).id}/answer`, { body: { value: 'yes' } })).status, 200);
