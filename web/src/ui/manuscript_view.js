@@ -403,9 +403,11 @@ export async function manuscriptView(root, ctx, arg) {
         el('span', { cls: 'help', attrs: { 'data-testid': `ms-words-${act.id}` }, text: words(totals?.acts[act.id]) }),
         button('+ chapter', `ms-add-chapter-${act.id}`, () => change(() => manuscript.addChapter(project.id,
           { act: act.id, title: `Chapter ${allChapters().length + 1}` }))),
-        button('↑', `ms-up-${act.id}`, () => moveItem('act', act.id, -1), { label: 'Move act up' }),
-        button('↓', `ms-down-${act.id}`, () => moveItem('act', act.id, +1), { label: 'Move act down' }),
-        button('✕', `ms-delete-${act.id}`, () => removeItem('act', act.id, act.title || 'this act'), { label: 'Delete act' }),
+        el('span', { cls: 'ms-tools' }, [
+          button('↑', `ms-up-${act.id}`, () => moveItem('act', act.id, -1), { label: 'Move act up' }),
+          button('↓', `ms-down-${act.id}`, () => moveItem('act', act.id, +1), { label: 'Move act down' }),
+          button('✕', `ms-delete-${act.id}`, () => removeItem('act', act.id, act.title || 'this act'), { label: 'Delete act' }),
+        ]),
       ]),
       el('ul', { cls: 'ms-chapters' }, act.chapters.map((chapter) => el('li', {
         cls: 'ms-chapter', attrs: { draggable: 'true', 'data-chapter': chapter.id },
@@ -432,9 +434,11 @@ export async function manuscriptView(root, ctx, arg) {
             const scene = await change(() => manuscript.addScene(project.id, { chapter: chapter.id, title: `Scene ${sceneNo + 1}` }));
             if (scene) ctx.navigate(`#/manuscript/${project.id}/${scene.id}`);
           }),
-          button('↑', `ms-up-${chapter.id}`, () => moveItem('chapter', chapter.id, -1), { label: 'Move chapter up' }),
-          button('↓', `ms-down-${chapter.id}`, () => moveItem('chapter', chapter.id, +1), { label: 'Move chapter down' }),
-          button('✕', `ms-delete-${chapter.id}`, () => removeItem('chapter', chapter.id, chapter.title || 'this chapter'), { label: 'Delete chapter' }),
+          el('span', { cls: 'ms-tools' }, [
+            button('↑', `ms-up-${chapter.id}`, () => moveItem('chapter', chapter.id, -1), { label: 'Move chapter up' }),
+            button('↓', `ms-down-${chapter.id}`, () => moveItem('chapter', chapter.id, +1), { label: 'Move chapter down' }),
+            button('✕', `ms-delete-${chapter.id}`, () => removeItem('chapter', chapter.id, chapter.title || 'this chapter'), { label: 'Delete chapter' }),
+          ]),
         ]),
         el('ol', { cls: 'ms-scenes' }, chapter.scenes.map((id) => sceneItem(id, chapter.id))),
       ]))),
