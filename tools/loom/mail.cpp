@@ -17,9 +17,11 @@ void add_addresses(InternetAddressList* list, Json& out, std::string* first_name
   for (int i = 0; i < internet_address_list_length(list); ++i) {
     InternetAddress* ia = internet_address_list_get_address(list, i);
     if (INTERNET_ADDRESS_IS_GROUP(ia)) {
-      add_addresses(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)), out, first_name);
+      add_addresses(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)), out,
+                    first_name);
     } else if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
-      out.push_back(ascii_lower(str(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)))));
+      out.push_back(
+          ascii_lower(str(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)))));
       if (first_name && first_name->empty()) *first_name = str(internet_address_get_name(ia));
     }
   }
@@ -32,7 +34,8 @@ std::string part_text(GMimePart* part) {
   GMimeStream* mem = g_mime_stream_mem_new();
   GMimeStream* filtered = g_mime_stream_filter_new(mem);
   const char* charset = g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "charset");
-  if (charset && g_ascii_strcasecmp(charset, "utf-8") != 0 && g_ascii_strcasecmp(charset, "us-ascii") != 0) {
+  if (charset && g_ascii_strcasecmp(charset, "utf-8") != 0 &&
+      g_ascii_strcasecmp(charset, "us-ascii") != 0) {
     if (GMimeFilter* f = g_mime_filter_charset_new(charset, "UTF-8")) {
       g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), f);
       g_object_unref(f);
@@ -63,9 +66,10 @@ void visit_part(GMimeObject* /*parent*/, GMimeObject* part, gpointer data) {
   GMimeContentType* type = g_mime_object_get_content_type(part);
   if (g_mime_part_is_attachment(leaf)) {
     std::string text = part_text(leaf);
-    parts->attachments.push_back({{"filename", str(g_mime_part_get_filename(leaf))},
-                                  {"content_type", ascii_lower(str(g_mime_content_type_get_mime_type(type)))},
-                                  {"size", text.size()}});
+    parts->attachments.push_back(
+        {{"filename", str(g_mime_part_get_filename(leaf))},
+         {"content_type", ascii_lower(str(g_mime_content_type_get_mime_type(type)))},
+         {"size", text.size()}});
     return;
   }
   if (g_mime_content_type_is_type(type, "text", "plain") && !parts->has_text) {
@@ -79,15 +83,24 @@ void visit_part(GMimeObject* /*parent*/, GMimeObject* part, gpointer data) {
 
 // The shape every e-mail takes, before its fields are filled in.
 Json empty_email() {
-  return {{"from", ""},     {"from_name", ""}, {"to", Json::array()}, {"cc", Json::array()},
-          {"subject", ""},  {"date", ""},      {"message_id", ""},    {"text", ""},
-          {"html", ""},     {"headers", Json::object()}, {"attachments", Json::array()}};
+  return {{"from", ""},
+          {"from_name", ""},
+          {"to", Json::array()},
+          {"cc", Json::array()},
+          {"subject", ""},
+          {"date", ""},
+          {"message_id", ""},
+          {"text", ""},
+          {"html", ""},
+          {"headers", Json::object()},
+          {"attachments", Json::array()}};
 }
 
 }  // namespace
 
 std::string ascii_lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; });
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; });
   return s;
 }
 
@@ -103,9 +116,10 @@ Result<Json> parse_rfc822(std::string_view raw) {
   GMimeMessage* message = g_mime_parser_construct_message(parser, nullptr);
   g_object_unref(parser);
   if (!message) {
-    return make_error(ErrorCode::kBadArgument, "the body is not an RFC 822 message",
-                      "send the raw message (headers, a blank line, the body), or JSON with Content-Type "
-                      "application/json");
+    return make_error(
+        ErrorCode::kBadArgument, "the body is not an RFC 822 message",
+        "send the raw message (headers, a blank line, the body), or JSON with Content-Type "
+        "application/json");
   }
   Json email = empty_email();
   std::string from_name;
@@ -129,52 +143,62 @@ Result<Json> parse_rfc822(std::string_view raw) {
     if (!email["headers"].contains(name)) email["headers"][name] = str(g_mime_header_get_value(h));
   }
   Parts parts;
-  g_mime_message_foreach(message, visit_part, &parts);  // the top part too, then a multipart's parts
+  g_mime_message_foreach(message, visit_part,
+                         &parts);  // the top part too, then a multipart's parts
   g_object_unref(message);
   email["html"] = parts.html;
   email["text"] = parts.has_text ? parts.text : html_to_text(parts.html);
   email["attachments"] = parts.attachments;
-  if (email["from"] == "" && email["to"].empty() && email["subject"] == "" && email["headers"].empty()) {
-    return make_error(ErrorCode::kBadArgument, "the body is not an RFC 822 message: it has no headers",
+  if (email["from"] == "" && email["to"].empty() && email["subject"] == "" &&
+      email["headers"].empty()) {
+    return make_error(ErrorCode::kBadArgument,
+                      "the body is not an RFC 822 message: it has no headers",
                       "send the raw message (headers, a blank line, the body)");
   }
   return email;
 }
 
 Result<Json> email_from_json(const Json& given) {
-  if (!given.is_object()) return make_error(ErrorCode::kBadArgument, "the e-mail must be a JSON object");
+  if (!given.is_object())
+    return make_error(ErrorCode::kBadArgument, "the e-mail must be a JSON object");
   Json email = empty_email();
   for (auto it = given.begin(); it != given.end(); ++it) {
     const std::string& key = it.key();
     if (!email.contains(key)) {
-      return make_error(ErrorCode::kBadArgument, "unknown e-mail field '" + key + "'",
-                        "the fields are from, from_name, to, cc, subject, date, message_id, text, html, headers");
+      return make_error(
+          ErrorCode::kBadArgument, "unknown e-mail field '" + key + "'",
+          "the fields are from, from_name, to, cc, subject, date, message_id, text, html, headers");
     }
     const Json& v = it.value();
     if (key == "to" || key == "cc") {
       Json list = v.is_array() ? v : Json::array({v});
       for (const auto& a : list) {
-        if (!a.is_string()) return make_error(ErrorCode::kBadArgument, "'" + key + "' must hold strings");
+        if (!a.is_string())
+          return make_error(ErrorCode::kBadArgument, "'" + key + "' must hold strings");
       }
       email[key] = Json::array();
       for (const auto& a : list) email[key].push_back(ascii_lower(a.get<std::string>()));
     } else if (key == "headers" || key == "attachments") {
       if (v.type() != email[key].type()) {
-        return make_error(ErrorCode::kBadArgument, "'" + key + "' must be a JSON " + email[key].type_name());
+        return make_error(ErrorCode::kBadArgument,
+                          "'" + key + "' must be a JSON " + email[key].type_name());
       }
       email[key] = v;
     } else {
-      if (!v.is_string()) return make_error(ErrorCode::kBadArgument, "'" + key + "' must be a string");
+      if (!v.is_string())
+        return make_error(ErrorCode::kBadArgument, "'" + key + "' must be a string");
       email[key] = key == "from" ? ascii_lower(v.get<std::string>()) : v.get<std::string>();
     }
   }
-  if (email["text"] == "" && email["html"] != "") email["text"] = html_to_text(email["html"].get<std::string>());
+  if (email["text"] == "" && email["html"] != "")
+    email["text"] = html_to_text(email["html"].get<std::string>());
   return email;
 }
 
 std::string html_to_text(std::string_view html) {
   static const std::pair<const char*, const char*> kEntities[] = {
-      {"&amp;", "&"}, {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&#39;", "'"}, {"&apos;", "'"}, {"&nbsp;", " "}};
+      {"&amp;", "&"}, {"&lt;", "<"},   {"&gt;", ">"},  {"&quot;", "\""},
+      {"&#39;", "'"}, {"&apos;", "'"}, {"&nbsp;", " "}};
   std::string out;
   std::size_t i = 0;
   while (i < html.size()) {
@@ -190,8 +214,8 @@ std::string html_to_text(std::string_view html) {
         i = i == std::string_view::npos ? html.size() : i + 1;
         continue;
       }
-      if (name == "br" || name == "/p" || name == "/div" || name == "/li" || name == "/tr" || name == "/h1" ||
-          name == "/h2" || name == "/h3" || name == "p") {
+      if (name == "br" || name == "/p" || name == "/div" || name == "/li" || name == "/tr" ||
+          name == "/h1" || name == "/h2" || name == "/h3" || name == "p") {
         if (!out.empty() && out.back() != '\n') out += '\n';
         if (name == "/p") out += '\n';
       }

@@ -25,7 +25,8 @@ Result<std::vector<Event>> read_log(const std::string& path) {
       Json j = Json::parse(line, nullptr, false);
       if (j.is_discarded() || !complete) {
         if (!complete) break;  // a torn final write
-        Error e = make_error(ErrorCode::kBadEventLog, "line " + std::to_string(line_no) + " of the log is not JSON",
+        Error e = make_error(ErrorCode::kBadEventLog,
+                             "line " + std::to_string(line_no) + " of the log is not JSON",
                              "the log was edited or damaged");
         e.file = path;
         e.line = line_no;
@@ -46,8 +47,10 @@ Result<std::vector<Event>> read_log(const std::string& path) {
   if (good < text->size()) {
     std::error_code ec;
     std::filesystem::resize_file(path, good, ec);
-    std::fprintf(stderr, "loom: dropped an incomplete last line of %s (the previous run stopped while writing)\n",
-                 path.c_str());
+    std::fprintf(
+        stderr,
+        "loom: dropped an incomplete last line of %s (the previous run stopped while writing)\n",
+        path.c_str());
   }
   return events;
 }
@@ -73,15 +76,17 @@ int use_knowledge_base(AgentRegistry& agents, const std::string& path) {
   if (path.empty()) {
     AgentSpec spec = *agents.find("knowledge.query");
     spec.run = [](const Json&) -> Result<Json> {
-      return make_error(ErrorCode::kBadArgument,
-                        "no knowledge base is loaded: pass --kb FILE (or set LOOM_KB); `loom kb add` builds one");
+      return make_error(
+          ErrorCode::kBadArgument,
+          "no knowledge base is loaded: pass --kb FILE (or set LOOM_KB); `loom kb add` builds one");
     };
     agents.set(std::move(spec));
     return 0;
   }
   auto kb = open_kb(path, false);
   if (!kb) return fail(2, kb.error().message, kb.error().hint);
-  knowledge::register_knowledge_agents(agents, std::make_shared<const knowledge::KnowledgeBase>(std::move(*kb)));
+  knowledge::register_knowledge_agents(
+      agents, std::make_shared<const knowledge::KnowledgeBase>(std::move(*kb)));
   return 0;
 }
 

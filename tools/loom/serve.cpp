@@ -10,8 +10,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cctype>
+#include <chrono>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
@@ -29,13 +29,13 @@
 #include "files.hpp"
 #include "host.hpp"
 #include "http.hpp"
+#include "loom/loom.hpp"
 #include "mail.hpp"
 #include "models.hpp"
 #include "report.hpp"
 #include "run_log.hpp"
 #include "triggers.hpp"
 #include "voice.hpp"
-#include "loom/loom.hpp"
 
 namespace loom::cli {
 namespace {
@@ -46,7 +46,8 @@ using Clock = std::chrono::steady_clock;
 std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
 std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -81,7 +82,8 @@ std::string trim(std::string s) {
 // Compares in time that depends on the lengths only, never on where the first difference is.
 bool same_secret(const std::string& a, const std::string& b) {
   unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i % (b.empty() ? 1 : b.size())]);
+  for (std::size_t i = 0; i < a.size(); ++i)
+    diff |= static_cast<unsigned char>(a[i] ^ b[i % (b.empty() ? 1 : b.size())]);
   return diff == 0 && !b.empty();
 }
 
@@ -150,11 +152,14 @@ class Service {
     if (int code = load_workflows()) return code;
     if (!o_.triggers.empty()) {
       auto text = read_file(o_.triggers);
-      if (!text) return fail(2, "cannot read the triggers file '" + o_.triggers + "'", "check the path");
+      if (!text)
+        return fail(2, "cannot read the triggers file '" + o_.triggers + "'", "check the path");
       auto errors = Triggers::load(o_.triggers, *text, library_, &triggers_);
       for (const auto& e : errors) std::fputs(format_with_source(e, *text).c_str(), stderr);
       if (!errors.empty()) {
-        return fail(2, o_.triggers + ": " + std::to_string(errors.size()) + " error" + (errors.size() == 1 ? "" : "s"),
+        return fail(2,
+                    o_.triggers + ": " + std::to_string(errors.size()) + " error" +
+                        (errors.size() == 1 ? "" : "s"),
                     "fix the triggers file; docs/serve.md describes it");
       }
     }
@@ -163,20 +168,23 @@ class Service {
       base_options_.models = load_models_file(models_path);
       if (!base_options_.models) {
         if (!o_.models.empty()) return 2;
-        std::fprintf(stderr, "loom serve: going on without %s: workflows that call models will not start\n",
+        std::fprintf(stderr,
+                     "loom serve: going on without %s: workflows that call models will not start\n",
                      models_path.c_str());
       }
     }
     base_options_.max_concurrency = o_.max_concurrency;
     std::error_code ec;
     fs::create_directories(fs::path(o_.data) / "runs", ec);
-    if (ec) return fail(2, "cannot create '" + o_.data + "/runs': " + ec.message(), "pass --data DIR");
+    if (ec)
+      return fail(2, "cannot create '" + o_.data + "/runs': " + ec.message(), "pass --data DIR");
     // Two servers on one folder would both resume its runs: the second is refused. The lock is
     // the kernel's, so a crashed server leaves none behind.
     std::string lock_path = (fs::path(o_.data) / "lock").string();
     lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lock_fd_ < 0 || ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-      return fail(2, "another loom serve uses '" + o_.data + "'", "stop it, or pass another --data DIR");
+      return fail(2, "another loom serve uses '" + o_.data + "'",
+                  "stop it, or pass another --data DIR");
     }
     if (int code = load_token()) return code;
     mail_init();
@@ -190,19 +198,23 @@ class Service {
     for (const auto& where : o_.workflows) {
       bool is_dir = fs::is_directory(where);
       if (!is_dir && !fs::is_regular_file(where)) {
-        return fail(2, "no workflows at '" + where + "'", "pass --workflows DIR (a folder of *.yaml)");
+        return fail(2, "no workflows at '" + where + "'",
+                    "pass --workflows DIR (a folder of *.yaml)");
       }
-      WorkflowLibrary near = load_library_near(is_dir ? (fs::path(where) / "-").string() : where, agents_);
+      WorkflowLibrary near =
+          load_library_near(is_dir ? (fs::path(where) / "-").string() : where, agents_);
       for (const auto& name : near.names()) {
         auto wf = near.find(name);
         if (!is_dir && fs::path(wf->file) != fs::path(where)) continue;
         LoadResult r = load_file(wf->file, agents_, near);
         if (!r.errors.empty()) {
-          std::fprintf(stderr, "loom serve: leaving out %s: %s\n", wf->file.c_str(), r.errors[0].format().c_str());
+          std::fprintf(stderr, "loom serve: leaving out %s: %s\n", wf->file.c_str(),
+                       r.errors[0].format().c_str());
           continue;
         }
         if (auto other = library_.find(name)) {
-          return fail(2, "two workflows are named '" + name + "': " + other->file + " and " + wf->file,
+          return fail(2,
+                      "two workflows are named '" + name + "': " + other->file + " and " + wf->file,
                       "rename one, or pass only one of their folders with --workflows");
         }
         library_.add(r.workflow);
@@ -218,7 +230,8 @@ class Service {
     std::string where;
     if (!o_.token_file.empty()) {
       auto text = read_file(o_.token_file);
-      if (!text) return fail(2, "cannot read the token file '" + o_.token_file + "'", "check the path");
+      if (!text)
+        return fail(2, "cannot read the token file '" + o_.token_file + "'", "check the path");
       token_ = trim(*text);
       where = "the token in '" + o_.token_file + "'";
     } else if (const char* env = std::getenv("LOOM_SERVE_TOKEN"); env && *env) {
@@ -246,9 +259,13 @@ class Service {
     bool ok = fd >= 0 && ::fchmod(fd, 0600) == 0 &&
               ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
     if (fd >= 0) ::close(fd);
-    if (!ok) return fail(2, "cannot write the token to '" + path + "'", "pass --token-file FILE or set LOOM_SERVE_TOKEN");
-    std::fprintf(stderr, "loom serve: made a new API token in %s (send it as \"Authorization: Bearer TOKEN\")\n",
-                 path.c_str());
+    if (!ok)
+      return fail(2, "cannot write the token to '" + path + "'",
+                  "pass --token-file FILE or set LOOM_SERVE_TOKEN");
+    std::fprintf(
+        stderr,
+        "loom serve: made a new API token in %s (send it as \"Authorization: Bearer TOKEN\")\n",
+        path.c_str());
     return 0;
   }
 
@@ -257,7 +274,8 @@ class Service {
     std::vector<fs::path> dirs;
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(fs::path(o_.data) / "runs", ec)) {
-      if (entry.is_directory() && entry.path().filename().string()[0] != '.') dirs.push_back(entry.path());
+      if (entry.is_directory() && entry.path().filename().string()[0] != '.')
+        dirs.push_back(entry.path());
     }
     std::sort(dirs.begin(), dirs.end());
     int resumed = 0;
@@ -275,16 +293,19 @@ class Service {
       }
       add_record(r);
       if (s.code == ErrorCode::kOk && !r->finished) {
-        std::fprintf(stderr, "run %s: resuming after %zu events\n", r->id.c_str(), r->events.size());
+        std::fprintf(stderr, "run %s: resuming after %zu events\n", r->id.c_str(),
+                     r->events.size());
         launch(r);
         ++resumed;
       }
     }
-    if (!dirs.empty()) std::fprintf(stderr, "loom serve: %zu runs on disk, %d resumed\n", dirs.size(), resumed);
+    if (!dirs.empty())
+      std::fprintf(stderr, "loom serve: %zu runs on disk, %d resumed\n", dirs.size(), resumed);
   }
 
   Status restore_run(RunRecord& r) {
-    std::string meta_path = r.dir + "/meta.json", wf_path = r.dir + "/workflow.yaml", log_path = r.dir + "/events.jsonl";
+    std::string meta_path = r.dir + "/meta.json", wf_path = r.dir + "/workflow.yaml",
+                log_path = r.dir + "/events.jsonl";
     auto meta = read_file(meta_path);
     r.meta = meta ? Json::parse(*meta, nullptr, false) : Json();
     if (!r.meta.is_object()) {
@@ -302,11 +323,13 @@ class Service {
     r.workflow = loaded.workflow;
     r.run = std::move(*run);
     r.clock_base = events->empty() ? 0 : events->back().time_ms;
-    for (const Event& e : *events) r.events.push_back({e.seq, std::string(event_type_name(e.type)), event_line(e)});
+    for (const Event& e : *events)
+      r.events.push_back({e.seq, std::string(event_type_name(e.type)), event_line(e)});
     r.snapshot = r.run->snapshot();
     r.finished = r.run->finished();
     r.driver = r.finished ? "done" : "idle";
-    if (!r.log.open(log_path, true)) return make_error(ErrorCode::kHostError, "cannot append to " + log_path);
+    if (!r.log.open(log_path, true))
+      return make_error(ErrorCode::kHostError, "cannot append to " + log_path);
     return {};
   }
 
@@ -326,8 +349,9 @@ class Service {
 
   // Starts a run of `wf`: checks the inputs, persists the workflow and the first events, and
   // hands the run to a driving thread. The engine's errors when the inputs do not fit.
-  Result<std::shared_ptr<RunRecord>> start_run(const std::shared_ptr<const Workflow>& wf, const Json& inputs,
-                                               const Json& trigger, std::vector<Error>* errors) {
+  Result<std::shared_ptr<RunRecord>> start_run(const std::shared_ptr<const Workflow>& wf,
+                                               const Json& inputs, const Json& trigger,
+                                               std::vector<Error>* errors) {
     auto r = std::make_shared<RunRecord>();
     std::int64_t created = wall_ms();
     r->id = wf->name + "-" + std::to_string(created) + "-" + random_hex(3);
@@ -339,7 +363,10 @@ class Service {
     if (!run) return run.error();
     r->run = std::move(*run);
     r->workflow = wf;
-    r->meta = {{"id", r->id}, {"workflow", wf->name}, {"file", wf->file}, {"created_at", iso_time(created)}};
+    r->meta = {{"id", r->id},
+               {"workflow", wf->name},
+               {"file", wf->file},
+               {"created_at", iso_time(created)}};
     if (!trigger.is_null()) r->meta["trigger"] = trigger;
     // The run's folder is written under a hidden name and renamed once it holds the workflow, the
     // meta and the first events: a crash never leaves a half-made run for the next start (which
@@ -349,7 +376,8 @@ class Service {
     r->dir = (runs / r->id).string();
     std::error_code ec;
     fs::create_directories(draft, ec);
-    bool ok = !ec && write_file(draft + "/workflow.yaml", wf->source) && write_file(draft + "/meta.json", dump(r->meta)) &&
+    bool ok = !ec && write_file(draft + "/workflow.yaml", wf->source) &&
+              write_file(draft + "/meta.json", dump(r->meta)) &&
               r->log.open(draft + "/events.jsonl", false);
     if (ok) {
       for (const Event& e : r->run->take_events()) ok = ok && record_event(*r, e);
@@ -357,7 +385,8 @@ class Service {
     if (ok) fs::rename(draft, r->dir, ec);
     if (!ok || ec) {
       fs::remove_all(draft, ec);
-      return make_error(ErrorCode::kHostError, "cannot write the run's files under " + runs.string());
+      return make_error(ErrorCode::kHostError,
+                        "cannot write the run's files under " + runs.string());
     }
     add_record(r);
     launch(r);
@@ -386,7 +415,8 @@ class Service {
     std::string line = event_line(e);
     std::lock_guard<std::mutex> lock(r.mu);
     if (!r.log.append(line)) {
-      std::fprintf(stderr, "run %s: writing its log failed; stopping it so that nothing is lost\n", r.id.c_str());
+      std::fprintf(stderr, "run %s: writing its log failed; stopping it so that nothing is lost\n",
+                   r.id.c_str());
       return false;
     }
     r.events.push_back({e.seq, std::string(event_type_name(e.type)), std::move(line)});
@@ -399,7 +429,8 @@ class Service {
       case EventType::kRunPaused:
       case EventType::kRunResumed:
         refresh_snapshot(r);
-        std::fprintf(stderr, "run %s: %s%s\n", r.id.c_str(), std::string(event_type_name(e.type)).c_str(),
+        std::fprintf(stderr, "run %s: %s%s\n", r.id.c_str(),
+                     std::string(event_type_name(e.type)).c_str(),
                      e.step.empty() ? "" : (" at " + e.step).c_str());
         break;
       case EventType::kRunSucceeded:
@@ -407,7 +438,8 @@ class Service {
       case EventType::kRunCancelled:
         r.finished = true;
         refresh_snapshot(r);
-        std::fprintf(stderr, "run %s: %s\n", r.id.c_str(), std::string(event_type_name(e.type)).c_str());
+        std::fprintf(stderr, "run %s: %s\n", r.id.c_str(),
+                     std::string(event_type_name(e.type)).c_str());
         break;
       default:
         break;
@@ -437,13 +469,15 @@ class Service {
     lock.unlock();
     if (first) release_slot(r);
     lock.lock();
-    while (!r.questions[e.id].answer && !cancel.load()) r.cv.wait_for(lock, std::chrono::milliseconds(100));
+    while (!r.questions[e.id].answer && !cancel.load())
+      r.cv.wait_for(lock, std::chrono::milliseconds(100));
     Question q = std::move(r.questions[e.id]);
     r.questions.erase(e.id);
     bool last = r.questions.empty();
     lock.unlock();
     if (last) acquire_slot(r);
-    if (!q.answer) return EffectResult::failure(ErrorCode::kCancelled, "no answer: the run was stopped");
+    if (!q.answer)
+      return EffectResult::failure(ErrorCode::kCancelled, "no answer: the run was stopped");
     return EffectResult::success(std::move(*q.answer));
   }
 
@@ -478,7 +512,8 @@ class Service {
     }
     std::string driver = "done";
     if (exit == HostExit::kInterrupted && r->cancel && !r->run->finished()) {
-      auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+      auto elapsed =
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
       r->run->cancel(r->clock_base + elapsed, "cancelled over HTTP");
       for (const Event& e : r->run->take_events()) {
         if (!record_event(*r, e)) break;
@@ -487,7 +522,8 @@ class Service {
       driver = "stopped";
     } else if (exit == HostExit::kStuck) {
       driver = "stuck";
-      std::fprintf(stderr, "run %s: stuck (no effect in flight and nothing scheduled)\n", r->id.c_str());
+      std::fprintf(stderr, "run %s: stuck (no effect in flight and nothing scheduled)\n",
+                   r->id.c_str());
     } else if (exit == HostExit::kWriteFailed) {
       driver = "broken";
     }
@@ -501,7 +537,9 @@ class Service {
     config.interrupted = &r->stop;
     config.secrets = secret_from_env;
     config.on_event = [this, r](const Event& e) { return record_event(*r, e); };
-    config.ask_person = [this, r](const Effect& e, const std::atomic<bool>& cancel) { return ask(*r, e, cancel); };
+    config.ask_person = [this, r](const Effect& e, const std::atomic<bool>& cancel) {
+      return ask(*r, e, cancel);
+    };
     config.on_tick = [r](std::int64_t) {
       std::lock_guard<std::mutex> lock(r->mu);
       refresh_snapshot(*r);
@@ -515,7 +553,8 @@ class Service {
     refresh_snapshot(r);
     r.driver = driver;
     if (driver == "stuck") r.problem = make_error(ErrorCode::kInvalidState, "the run is stuck");
-    if (driver == "broken") r.problem = make_error(ErrorCode::kHostError, "writing the run's log failed");
+    if (driver == "broken")
+      r.problem = make_error(ErrorCode::kHostError, "writing the run's log failed");
     r.cv.notify_all();
   }
 
@@ -562,7 +601,8 @@ class Service {
   static Result<Json> parse_json_body(const std::string& text) {
     Json body = Json::parse(text, nullptr, false);
     if (body.is_discarded() || !body.is_object()) {
-      return make_error(ErrorCode::kBadArgument, "the body is not a JSON object", "send JSON, e.g. {\"workflow\": \"NAME\"}");
+      return make_error(ErrorCode::kBadArgument, "the body is not a JSON object",
+                        "send JSON, e.g. {\"workflow\": \"NAME\"}");
     }
     return body;
   }
@@ -581,26 +621,31 @@ class Service {
       }
       res.set_header("WWW-Authenticate", "Bearer realm=\"loom\"");
       send_error(res, {401, "unauthorized", "a valid bearer token is required",
-                       "send \"Authorization: Bearer TOKEN\"; the token is in --token-file, LOOM_SERVE_TOKEN or "
+                       "send \"Authorization: Bearer TOKEN\"; the token is in --token-file, "
+                       "LOOM_SERVE_TOKEN or "
                        "DATA/token"});
       return httplib::Server::HandlerResponse::Handled;
     });
     // httplib's own refusals (no route, a body over --max-body, a malformed request) get the
     // same JSON error shape as ours.
-    svr.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request&, httplib::Response& res) {
-      if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-      if (res.status == 413) {
-        send_error(res, too_large());
-      } else if (res.status == 404) {
-        send_error(res, {404, "not_found", "no such route", "the routes are listed in docs/serve.md"});
-      } else {
-        send_error(res, {res.status, "bad_request", "the request was refused", ""});
-      }
-      return httplib::Server::HandlerResponse::Handled;
-    }));
+    svr.set_error_handler(httplib::Server::HandlerWithResponse(
+        [this](const httplib::Request&, httplib::Response& res) {
+          if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+          if (res.status == 413) {
+            send_error(res, too_large());
+          } else if (res.status == 404) {
+            send_error(
+                res, {404, "not_found", "no such route", "the routes are listed in docs/serve.md"});
+          } else {
+            send_error(res, {res.status, "bad_request", "the request was refused", ""});
+          }
+          return httplib::Server::HandlerResponse::Handled;
+        }));
     // A handler that throws (it should not) answers 500 without the exception's text.
-    svr.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-      send_error(res, {500, "internal", "the server failed on this request", "its stderr may say more"});
+    svr.set_exception_handler([](const httplib::Request&, httplib::Response& res,
+                                 std::exception_ptr) {
+      send_error(res,
+                 {500, "internal", "the server failed on this request", "its stderr may say more"});
     });
     svr.set_logger([](const httplib::Request& req, const httplib::Response& res) {
       std::fprintf(stderr, "%s %s -> %d\n", req.method.c_str(), req.path.c_str(), res.status);
@@ -611,12 +656,14 @@ class Service {
     });
     svr.Get("/api/workflows", [this](const httplib::Request&, httplib::Response& res) {
       Json list = Json::array();
-      for (const auto& name : library_.names()) list.push_back(describe_workflow(*library_.find(name)));
+      for (const auto& name : library_.names())
+        list.push_back(describe_workflow(*library_.find(name)));
       send(res, 200, {{"workflows", list}});
     });
     using namespace std::placeholders;
     post(svr, "/api/runs", std::bind(&Service::post_run, this, _1, _2, _3));
-    svr.Get("/api/runs", [this](const httplib::Request&, httplib::Response& res) { list_runs(res); });
+    svr.Get("/api/runs",
+            [this](const httplib::Request&, httplib::Response& res) { list_runs(res); });
     const std::string run_path = R"(/api/runs/([A-Za-z0-9_.-]+))";
     svr.Get(run_path, [this](const httplib::Request& req, httplib::Response& res) {
       with_run(req, res, [&](RunRecord& r) {
@@ -624,21 +671,25 @@ class Service {
         send(res, 200, describe(r));
       });
     });
-    svr.Get(run_path + "/events", [this](const httplib::Request& req, httplib::Response& res) { stream_events(req, res); });
+    svr.Get(run_path + "/events", [this](const httplib::Request& req, httplib::Response& res) {
+      stream_events(req, res);
+    });
     post(svr, run_path + "/answer", std::bind(&Service::answer, this, _1, _2, _3));
     post(svr, run_path + "/cancel", std::bind(&Service::cancel, this, _1, _2, _3));
     post(svr, "/api/inbound/email", std::bind(&Service::inbound, this, _1, _2, _3));
   }
 
   HttpError too_large() const {
-    return {413, "payload_too_large", "the body is larger than " + std::to_string(o_.max_body) + " bytes",
+    return {413, "payload_too_large",
+            "the body is larger than " + std::to_string(o_.max_body) + " bytes",
             "send less, or start the server with a larger --max-body"};
   }
 
   // A POST route whose handler gets the body, read here: at most --max-body bytes, whether the
   // client announced its length (httplib refuses a larger Content-Length before reading) or sent
   // chunks (counted as they come; httplib 0.11 would read them all).
-  using BodyHandler = std::function<void(const httplib::Request&, const std::string&, httplib::Response&)>;
+  using BodyHandler =
+      std::function<void(const httplib::Request&, const std::string&, httplib::Response&)>;
   void post(httplib::Server& svr, const std::string& pattern, BodyHandler handler) {
     svr.Post(pattern, [this, handler](const httplib::Request& req, httplib::Response& res,
                                       const httplib::ContentReader& read) {
@@ -666,14 +717,18 @@ class Service {
       if (!in.description.empty()) j["description"] = in.description;
       inputs.push_back(std::move(j));
     }
-    return {{"name", wf.name}, {"description", wf.description}, {"inputs", inputs}, {"version", wf.version()}};
+    return {{"name", wf.name},
+            {"description", wf.description},
+            {"inputs", inputs},
+            {"version", wf.version()}};
   }
 
   // The run the route's path names; null after answering 404 unknown_run.
   std::shared_ptr<RunRecord> run_or_404(const httplib::Request& req, httplib::Response& res) {
     auto r = find_run(req.matches[1]);
     if (!r) {
-      send_error(res, {404, "unknown_run", "no run '" + std::string(req.matches[1]) + "'", "GET /api/runs lists the runs"});
+      send_error(res, {404, "unknown_run", "no run '" + std::string(req.matches[1]) + "'",
+                       "GET /api/runs lists the runs"});
     }
     return r;
   }
@@ -687,26 +742,30 @@ class Service {
     auto body = parse_json_body(text);
     if (!body) return send_error(res, engine_error(400, body.error()));
     if (!body->contains("workflow") || !(*body)["workflow"].is_string()) {
-      return send_error(res, {400, "bad_argument", "'workflow' must name a workflow", "GET /api/workflows lists them"});
+      return send_error(res, {400, "bad_argument", "'workflow' must name a workflow",
+                              "GET /api/workflows lists them"});
     }
     std::string name = (*body)["workflow"];
     auto wf = library_.find(name);
     if (!wf) {
       std::string near = nearest(name, library_.names());
-      return send_error(res, {404, "unknown_workflow", "no workflow named '" + name + "'",
-                              near.empty() ? "GET /api/workflows lists them" : "did you mean '" + near + "'?"});
+      return send_error(
+          res, {404, "unknown_workflow", "no workflow named '" + name + "'",
+                near.empty() ? "GET /api/workflows lists them" : "did you mean '" + near + "'?"});
     }
     Json inputs = body->contains("inputs") ? (*body)["inputs"] : Json::object();
     if (!inputs.is_object()) {
-      return send_error(res, {400, "bad_argument", "'inputs' must be a JSON object", "e.g. {\"document\": \"...\"}"});
+      return send_error(res, {400, "bad_argument", "'inputs' must be a JSON object",
+                              "e.g. {\"document\": \"...\"}"});
     }
     respond_started(res, 201, wf, inputs, Json());
   }
 
   // Starts the run and answers {id, status, workflow} (with the rule for a trigger), or the
   // engine's error when the inputs do not fit.
-  void respond_started(httplib::Response& res, int status, const std::shared_ptr<const Workflow>& wf,
-                       const Json& inputs, const Json& trigger) {
+  void respond_started(httplib::Response& res, int status,
+                       const std::shared_ptr<const Workflow>& wf, const Json& inputs,
+                       const Json& trigger) {
     std::vector<Error> errors;
     auto r = start_run(wf, inputs, trigger, &errors);
     if (!r) {
@@ -714,13 +773,17 @@ class Service {
       HttpError e = engine_error(code, r.error());
       // The engine's hints for inputs speak of `loom run --input`; here they come in JSON.
       ErrorCode c = r.error().code;
-      if (c == ErrorCode::kInputMissing || c == ErrorCode::kInputType || c == ErrorCode::kInputUnknown) {
-        e.hint = trigger.is_null() ? "GET /api/workflows lists the inputs of '" + wf->name + "' and their types"
-                                   : "the rule '" + trigger.value("rule", "") + "' of " + o_.triggers + " gives them";
+      if (c == ErrorCode::kInputMissing || c == ErrorCode::kInputType ||
+          c == ErrorCode::kInputUnknown) {
+        e.hint =
+            trigger.is_null()
+                ? "GET /api/workflows lists the inputs of '" + wf->name + "' and their types"
+                : "the rule '" + trigger.value("rule", "") + "' of " + o_.triggers + " gives them";
       }
       Json body = {{"error", {{"code", e.code}, {"message", e.message}, {"hint", e.hint}}}};
       if (errors.size() > 1) {
-        for (const auto& x : errors) body["errors"].push_back({{"code", error_code_name(x.code)}, {"message", x.message}});
+        for (const auto& x : errors)
+          body["errors"].push_back({{"code", error_code_name(x.code)}, {"message", x.message}});
       }
       return send(res, code, body);
     }
@@ -754,10 +817,12 @@ class Service {
       auto body = parse_json_body(text);
       if (!body) return send_error(res, engine_error(400, body.error()));
       if (!body->contains("value")) {
-        return send_error(res, {400, "bad_argument", "the answer has no 'value'", "send {\"value\": \"yes\"}"});
+        return send_error(
+            res, {400, "bad_argument", "the answer has no 'value'", "send {\"value\": \"yes\"}"});
       }
       if (body->contains("step") && !(*body)["step"].is_string()) {
-        return send_error(res, {400, "bad_argument", "'step' must be a step's path", "as in the run's questions"});
+        return send_error(res, {400, "bad_argument", "'step' must be a step's path",
+                                "as in the run's questions"});
       }
       std::string step = body->value("step", "");
       std::lock_guard<std::mutex> lock(r.mu);
@@ -769,13 +834,15 @@ class Service {
         }
       }
       if (!q) {
-        return send_error(res, {409, "not_waiting",
-                                step.empty() ? "the run is not waiting for an answer"
-                                             : "the run is not waiting for an answer at '" + step + "'",
-                                "GET /api/runs/" + r.id + " shows its questions"});
+        return send_error(res,
+                          {409, "not_waiting",
+                           step.empty() ? "the run is not waiting for an answer"
+                                        : "the run is not waiting for an answer at '" + step + "'",
+                           "GET /api/runs/" + r.id + " shows its questions"});
       }
       const Json& value = (*body)["value"];
-      if (q->args.contains("choices") && q->args["choices"].is_array() && !q->args["choices"].empty()) {
+      if (q->args.contains("choices") && q->args["choices"].is_array() &&
+          !q->args["choices"].empty()) {
         const Json& choices = q->args["choices"];
         if (std::find(choices.begin(), choices.end(), value) == choices.end()) {
           return send_error(res, {400, "bad_answer", "the answer must be one of the choices",
@@ -814,33 +881,35 @@ class Service {
     auto r = run_or_404(req, res);
     if (!r) return;
     std::string after_text = req.has_header("Last-Event-ID") ? req.get_header_value("Last-Event-ID")
-                                                              : req.get_param_value("after");
+                                                             : req.get_param_value("after");
     std::uint64_t after = std::strtoull(after_text.c_str(), nullptr, 10);
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");
     auto sent = std::make_shared<std::uint64_t>(after);
-    res.set_chunked_content_provider("text/event-stream", [this, r, sent](std::size_t, httplib::DataSink& sink) {
-      std::string chunk;
-      bool end = false;
-      {
-        std::unique_lock<std::mutex> lock(r->mu);
-        auto pending = [&] {
-          return (!r->events.empty() && r->events.back().seq > *sent) || r->finished || stopping_.load() ||
-                 r->driver == "stuck" || r->driver == "broken";
-        };
-        r->cv.wait_for(lock, std::chrono::seconds(10), pending);
-        for (const auto& e : r->events) {
-          if (e.seq <= *sent) continue;
-          chunk += "id: " + std::to_string(e.seq) + "\nevent: " + e.type + "\ndata: " + e.line + "\n\n";
-          *sent = e.seq;
-        }
-        end = r->finished || stopping_.load() || r->driver == "stuck" || r->driver == "broken";
-      }
-      if (chunk.empty() && !end) chunk = ": still running\n\n";
-      if (!chunk.empty() && !sink.write(chunk.data(), chunk.size())) return false;
-      if (end) sink.done();
-      return true;
-    });
+    res.set_chunked_content_provider(
+        "text/event-stream", [this, r, sent](std::size_t, httplib::DataSink& sink) {
+          std::string chunk;
+          bool end = false;
+          {
+            std::unique_lock<std::mutex> lock(r->mu);
+            auto pending = [&] {
+              return (!r->events.empty() && r->events.back().seq > *sent) || r->finished ||
+                     stopping_.load() || r->driver == "stuck" || r->driver == "broken";
+            };
+            r->cv.wait_for(lock, std::chrono::seconds(10), pending);
+            for (const auto& e : r->events) {
+              if (e.seq <= *sent) continue;
+              chunk += "id: " + std::to_string(e.seq) + "\nevent: " + e.type + "\ndata: " + e.line +
+                       "\n\n";
+              *sent = e.seq;
+            }
+            end = r->finished || stopping_.load() || r->driver == "stuck" || r->driver == "broken";
+          }
+          if (chunk.empty() && !end) chunk = ": still running\n\n";
+          if (!chunk.empty() && !sink.write(chunk.data(), chunk.size())) return false;
+          if (end) sink.done();
+          return true;
+        });
   }
 
   void inbound(const httplib::Request& req, const std::string& body_text, httplib::Response& res) {
@@ -849,25 +918,30 @@ class Service {
     Result<Json> email = make_error(ErrorCode::kBadArgument, "");
     if (type == "application/json") {
       Json body = Json::parse(body_text, nullptr, false);
-      email = body.is_discarded() ? Result<Json>(make_error(ErrorCode::kBadArgument, "the body is not JSON"))
-                                  : email_from_json(body);
+      email = body.is_discarded()
+                  ? Result<Json>(make_error(ErrorCode::kBadArgument, "the body is not JSON"))
+                  : email_from_json(body);
     } else if (type == "message/rfc822" || type == "text/plain" || type.empty()) {
       email = parse_rfc822(body_text);
     } else {
-      return send_error(res, {415, "unsupported_media_type", "cannot read a '" + type + "' e-mail",
-                              "send the raw message as message/rfc822, or JSON as application/json"});
+      return send_error(res,
+                        {415, "unsupported_media_type", "cannot read a '" + type + "' e-mail",
+                         "send the raw message as message/rfc822, or JSON as application/json"});
     }
-    if (!email) return send_error(res, {400, "bad_email", email.error().message, email.error().hint});
+    if (!email)
+      return send_error(res, {400, "bad_email", email.error().message, email.error().hint});
     const TriggerRule* rule = triggers_.route(*email);
     if (!rule) {
       std::fprintf(stderr, "inbound e-mail: no rule matches\n");
-      return send_error(res, {422, "no_trigger", "no rule of the triggers file matches this e-mail",
-                              o_.triggers.empty() ? "start loom serve with --triggers FILE"
-                                                  : "add a rule to " + o_.triggers + " (docs/serve.md)"});
+      return send_error(
+          res, {422, "no_trigger", "no rule of the triggers file matches this e-mail",
+                o_.triggers.empty() ? "start loom serve with --triggers FILE"
+                                    : "add a rule to " + o_.triggers + " (docs/serve.md)"});
     }
     auto inputs = Triggers::inputs_for(*rule, *email);
     if (!inputs) return send_error(res, engine_error(422, inputs.error()));
-    std::fprintf(stderr, "inbound e-mail: rule '%s' starts %s\n", rule->name.c_str(), rule->workflow.c_str());
+    std::fprintf(stderr, "inbound e-mail: rule '%s' starts %s\n", rule->name.c_str(),
+                 rule->workflow.c_str());
     Json trigger = {{"rule", rule->name},
                     {"subject", (*email)["subject"]},
                     {"from", (*email)["from"]},
@@ -909,13 +983,16 @@ class Service {
     std::thread waiter([this, &svr, signals] {
       int sig = 0;
       sigwait(&signals, &sig);
-      std::fprintf(stderr, "loom serve: %s, stopping the runs\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      std::fprintf(stderr, "loom serve: %s, stopping the runs\n",
+                   sig == SIGTERM ? "SIGTERM" : "SIGINT");
       stop_all();
       svr.stop();
     });
     waiter.detach();
-    std::fprintf(stderr, "loom serve: listening on http://%s:%d (%zu workflows, %zu trigger rules, data in %s)\n",
-                 o_.host.c_str(), port, library_.names().size(), triggers_.size(), o_.data.c_str());
+    std::fprintf(
+        stderr,
+        "loom serve: listening on http://%s:%d (%zu workflows, %zu trigger rules, data in %s)\n",
+        o_.host.c_str(), port, library_.names().size(), triggers_.size(), o_.data.c_str());
     svr.listen_after_bind();
     stop_all();
     std::vector<std::shared_ptr<RunRecord>> records;
@@ -928,7 +1005,8 @@ class Service {
       if (r->thread.joinable()) r->thread.join();
       if (!r->finished) ++unfinished;
     }
-    std::fprintf(stderr, "loom serve: stopped; %d unfinished runs resume at the next start\n", unfinished);
+    std::fprintf(stderr, "loom serve: stopped; %d unfinished runs resume at the next start\n",
+                 unfinished);
     return 0;
   }
 
@@ -973,25 +1051,38 @@ class Service {
 }  // namespace
 
 ServeCommand::ServeCommand(CLI::App& app) {
-  serve_ = app.add_subcommand("serve", "Serve an HTTP API for workflows and an inbound e-mail webhook");
+  serve_ =
+      app.add_subcommand("serve", "Serve an HTTP API for workflows and an inbound e-mail webhook");
   auto& o = options_;
-  serve_->add_option("--data", o.data, "where runs and the generated token are kept")->capture_default_str();
+  serve_->add_option("--data", o.data, "where runs and the generated token are kept")
+      ->capture_default_str();
   serve_->add_option("--host", o.host, "the address to listen on")->capture_default_str();
   serve_->add_option("--port", o.port, "the port (0: any free one)")->capture_default_str();
-  serve_->add_option("--workflows", o.workflows, "a folder of workflows (*.yaml) or one file (repeatable)")
+  serve_
+      ->add_option("--workflows", o.workflows,
+                   "a folder of workflows (*.yaml) or one file (repeatable)")
       ->capture_default_str();
-  serve_->add_option("--triggers", o.triggers, "the rules routing inbound e-mail to workflows (YAML)");
-  serve_->add_option("--models", o.models, "the models file (default: $LOOM_MODELS, ~/.config/loom/models.yaml)");
-  serve_->add_option("--kb", o.kb, "the knowledge base knowledge.query steps read")->envname("LOOM_KB");
-  serve_->add_option("--voice-background", o.voice_background, "the background voice.* steps measure against")
+  serve_->add_option("--triggers", o.triggers,
+                     "the rules routing inbound e-mail to workflows (YAML)");
+  serve_->add_option("--models", o.models,
+                     "the models file (default: $LOOM_MODELS, ~/.config/loom/models.yaml)");
+  serve_->add_option("--kb", o.kb, "the knowledge base knowledge.query steps read")
+      ->envname("LOOM_KB");
+  serve_
+      ->add_option("--voice-background", o.voice_background,
+                   "the background voice.* steps measure against")
       ->envname("LOOM_VOICE_BACKGROUND");
-  serve_->add_option("--max-body", o.max_body, "the largest request body, in bytes")->capture_default_str();
+  serve_->add_option("--max-body", o.max_body, "the largest request body, in bytes")
+      ->capture_default_str();
   serve_->add_option("--token-file", o.token_file,
-                     "a file holding the API token (default: $LOOM_SERVE_TOKEN, else DATA/token, made if missing)");
+                     "a file holding the API token (default: $LOOM_SERVE_TOKEN, else DATA/token, "
+                     "made if missing)");
   serve_->add_option("--max-runs", o.max_runs, "runs driven at once; more wait their turn")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  serve_->add_option("--max-concurrency", o.max_concurrency, "host effects in flight at once, per run (0: no limit)")
+  serve_
+      ->add_option("--max-concurrency", o.max_concurrency,
+                   "host effects in flight at once, per run (0: no limit)")
       ->capture_default_str();
 }
 

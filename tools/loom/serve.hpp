@@ -7,7 +7,6 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -25,8 +24,8 @@ struct ServeOptions {
   std::string voice_background;
   std::uint64_t max_body = 1 << 20;
   std::string token_file;
-  int max_runs = 4;          ///< runs driven at once; more wait their turn
-  int max_concurrency = 8;   ///< host effects in flight at once, per run
+  int max_runs = 4;         ///< runs driven at once; more wait their turn
+  int max_concurrency = 8;  ///< host effects in flight at once, per run
 };
 
 /// The `serve` subcommand, defined on construction; run() serves until SIGINT or SIGTERM and

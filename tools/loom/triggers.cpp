@@ -14,7 +14,9 @@ const std::vector<std::string> kFields = {"from", "to", "cc", "subject"};
 class EmailScope : public TemplateScope {
  public:
   explicit EmailScope(const Json& email) : email_(email) {}
-  const Json* root(std::string_view name) const override { return name == "email" ? &email_ : nullptr; }
+  const Json* root(std::string_view name) const override {
+    return name == "email" ? &email_ : nullptr;
+  }
   const Json* step(std::string_view) const override { return nullptr; }
 
  private:
@@ -23,20 +25,23 @@ class EmailScope : public TemplateScope {
 
 class TriggerReader : public detail::YamlReader {
  public:
-  TriggerReader(std::string_view file, const WorkflowLibrary& library) : YamlReader(file), library_(library) {}
+  TriggerReader(std::string_view file, const WorkflowLibrary& library)
+      : YamlReader(file), library_(library) {}
 
   std::vector<Error> read(const std::string& text, std::vector<TriggerRule>* rules) {
     YAML::Node root;
     if (!parse(text, &root)) return errors_;
     if (!root.IsMap()) {
-      add(ErrorCode::kInvalidValue, detail::pos_of(root), "a triggers file is a mapping with a 'rules' list",
+      add(ErrorCode::kInvalidValue, detail::pos_of(root),
+          "a triggers file is a mapping with a 'rules' list",
           "start it with `rules:` and list the rules under it");
       return errors_;
     }
     check_map(root, "the triggers file", {"rules"});
     const YAML::Node list = root["rules"];
     if (!list || !list.IsSequence()) {
-      add(ErrorCode::kMissingKey, detail::pos_of(list ? list : root), "'rules' must be a list of rules",
+      add(ErrorCode::kMissingKey, detail::pos_of(list ? list : root),
+          "'rules' must be a list of rules",
           "write `rules:` and under it one `- workflow: NAME` entry per rule");
       return errors_;
     }
@@ -69,8 +74,10 @@ class TriggerReader : public detail::YamlReader {
     auto workflow = library_.find(rule->workflow);
     if (!workflow) {
       std::string near = nearest(rule->workflow, library_.names());
-      add(ErrorCode::kUnknownWorkflow, detail::pos_of(wf), "unknown workflow '" + rule->workflow + "'",
-          near.empty() ? "the workflows loaded are: " + join(library_.names()) : "did you mean '" + near + "'?");
+      add(ErrorCode::kUnknownWorkflow, detail::pos_of(wf),
+          "unknown workflow '" + rule->workflow + "'",
+          near.empty() ? "the workflows loaded are: " + join(library_.names())
+                       : "did you mean '" + near + "'?");
       return false;
     }
     const YAML::Node inputs = node["inputs"];
@@ -92,7 +99,8 @@ class TriggerReader : public detail::YamlReader {
     for (const auto& in : workflow->inputs) {
       if (in.required && !in.default_value && !rule->inputs.contains(in.name)) {
         add(ErrorCode::kInputMissing, detail::pos_of(inputs ? inputs : node),
-            rule->name + " does not give '" + rule->workflow + "' its required input '" + in.name + "'",
+            rule->name + " does not give '" + rule->workflow + "' its required input '" + in.name +
+                "'",
             "add it under inputs, e.g. " + in.name + ": \"{{ email.text }}\"");
       }
     }
@@ -106,20 +114,22 @@ class TriggerReader : public detail::YamlReader {
     if (v.IsMap()) {
       if (!check_map(v, "'" + what + "'", {"equals", "contains", "regex"})) return;
       if (v.size() != 1) {
-        add(ErrorCode::kInvalidValue, detail::pos_of(v), what + " takes one of equals, contains or regex",
-            "write e.g. {contains: \"invoice\"}");
+        add(ErrorCode::kInvalidValue, detail::pos_of(v),
+            what + " takes one of equals, contains or regex", "write e.g. {contains: \"invoice\"}");
         return;
       }
       auto kv = *v.begin();
       std::string kind = kv.first.Scalar();
       if (!get_string(kv.second, what + "." + kind, &m.text)) return;
-      m.kind = kind == "regex" ? TriggerMatch::Kind::kRegex
-               : kind == "contains" ? TriggerMatch::Kind::kContains : TriggerMatch::Kind::kEquals;
+      m.kind = kind == "regex"      ? TriggerMatch::Kind::kRegex
+               : kind == "contains" ? TriggerMatch::Kind::kContains
+                                    : TriggerMatch::Kind::kEquals;
       if (m.kind == TriggerMatch::Kind::kRegex) {
         try {
           m.regex = std::regex(m.text, std::regex::ECMAScript | std::regex::icase);
         } catch (const std::regex_error& e) {
-          add(ErrorCode::kInvalidValue, detail::pos_of(kv.second), what + ": not a valid regex: " + e.what(),
+          add(ErrorCode::kInvalidValue, detail::pos_of(kv.second),
+              what + ": not a valid regex: " + e.what(),
               "regexes are ECMAScript's (as in JavaScript); escape a dot as \\\\.");
           return;
         }
@@ -141,14 +151,16 @@ class TriggerReader : public detail::YamlReader {
       auto t = Template::parse(n.Scalar());
       if (!t) {
         SourcePos p = detail::pos_of(n);
-        add(ErrorCode::kTemplateSyntax, {p.line, p.column + std::max(0, t.error().column - 1)}, t.error().message,
-            t.error().hint);
+        add(ErrorCode::kTemplateSyntax, {p.line, p.column + std::max(0, t.error().column - 1)},
+            t.error().message, t.error().hint);
         return;
       }
       for (const auto& ref : (*t)->references()) {
         if (ref.root != "email") {
-          add(ErrorCode::kTemplateUnknownName, detail::pos_of(n), "'" + ref.root + "' is not known to a trigger",
-              "a trigger's templates read the e-mail only: email.from, email.to, email.subject, email.text, ...");
+          add(ErrorCode::kTemplateUnknownName, detail::pos_of(n),
+              "'" + ref.root + "' is not known to a trigger",
+              "a trigger's templates read the e-mail only: email.from, email.to, email.subject, "
+              "email.text, ...");
           return;
         }
       }
@@ -174,9 +186,12 @@ class TriggerReader : public detail::YamlReader {
 
 bool holds(const TriggerMatch& m, const std::string& value) {
   switch (m.kind) {
-    case TriggerMatch::Kind::kEquals: return ascii_lower(value) == m.text;
-    case TriggerMatch::Kind::kContains: return ascii_lower(value).find(m.text) != std::string::npos;
-    case TriggerMatch::Kind::kRegex: return std::regex_search(value, m.regex);
+    case TriggerMatch::Kind::kEquals:
+      return ascii_lower(value) == m.text;
+    case TriggerMatch::Kind::kContains:
+      return ascii_lower(value).find(m.text) != std::string::npos;
+    case TriggerMatch::Kind::kRegex:
+      return std::regex_search(value, m.regex);
   }
   return false;
 }
@@ -184,15 +199,17 @@ bool holds(const TriggerMatch& m, const std::string& value) {
 bool holds(const TriggerMatch& m, const Json& email) {
   const Json& v = email.contains(m.field) ? email[m.field] : Json();
   if (v.is_array()) {
-    return std::any_of(v.begin(), v.end(), [&](const Json& x) { return x.is_string() && holds(m, x.get<std::string>()); });
+    return std::any_of(v.begin(), v.end(), [&](const Json& x) {
+      return x.is_string() && holds(m, x.get<std::string>());
+    });
   }
   return holds(m, v.is_string() ? v.get<std::string>() : std::string());
 }
 
 }  // namespace
 
-std::vector<Error> Triggers::load(const std::string& path, const std::string& text, const WorkflowLibrary& library,
-                                  Triggers* out) {
+std::vector<Error> Triggers::load(const std::string& path, const std::string& text,
+                                  const WorkflowLibrary& library, Triggers* out) {
   TriggerReader reader(path, library);
   std::vector<TriggerRule> rules;
   std::vector<Error> errors = reader.read(text, &rules);
@@ -202,7 +219,8 @@ std::vector<Error> Triggers::load(const std::string& path, const std::string& te
 
 const TriggerRule* Triggers::route(const Json& email) const {
   for (const auto& rule : rules_) {
-    if (std::all_of(rule.match.begin(), rule.match.end(), [&](const TriggerMatch& m) { return holds(m, email); })) {
+    if (std::all_of(rule.match.begin(), rule.match.end(),
+                    [&](const TriggerMatch& m) { return holds(m, email); })) {
       return &rule;
     }
   }

@@ -4,7 +4,7 @@
 //     - name: digest                       # optional; "rule N" by default
 //       match:                             # optional; every condition must hold; none: any mail
 //         to: digest@example.org           # a plain string: equal, ignoring case
-//         subject: {contains: "[digest]"}  # or {equals: ...}, or {regex: ...} (ECMAScript, any case)
+//         subject: {contains: "[digest]"}  # or {equals: ...}, or {regex: ...} (ECMAScript)
 //         from: {regex: "@example\\.org$"}
 //       workflow: ingestion_digest         # a workflow `loom serve` loaded
 //       inputs:                            # its inputs; templates read the e-mail as `email`
@@ -30,7 +30,7 @@ struct TriggerMatch {
   enum class Kind { kEquals, kContains, kRegex };
   std::string field;  ///< from, to, cc or subject
   Kind kind = Kind::kEquals;
-  std::string text;   ///< lower-cased for equals and contains
+  std::string text;  ///< lower-cased for equals and contains
   std::regex regex;
 };
 
@@ -50,8 +50,8 @@ class Triggers {
   /// (kInputUnknown), required inputs left out (kInputMissing), bad templates (kTemplateSyntax,
   /// kTemplateUnknownName: only `email` is in scope), bad regexes and unknown keys. Every error
   /// has the file, line and column; none means `*out` holds the rules.
-  static std::vector<Error> load(const std::string& path, const std::string& text, const WorkflowLibrary& library,
-                                 Triggers* out);
+  static std::vector<Error> load(const std::string& path, const std::string& text,
+                                 const WorkflowLibrary& library, Triggers* out);
 
   /// The first rule the e-mail (mail.hpp's shape) matches, or null.
   const TriggerRule* route(const Json& email) const;
