@@ -4,6 +4,10 @@
 // every /api route but /api/health; request bodies are size-limited; every run persists under
 // DATA/runs/<id>/ (the workflow it runs, its event log) and is resumed at the next start.
 // docs/serve.md describes the API.
+//
+// The code: serve.{hpp,cpp} (options, startup, serving and shutdown, the subcommand),
+// serve_runs.{hpp,cpp} (the runs: persisting, driving, questions, cancel, --max-runs),
+// serve_http.{hpp,cpp} (the routes), serve_util.hpp (small helpers they share).
 #pragma once
 
 #include <CLI/CLI.hpp>
