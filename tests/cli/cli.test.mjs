@@ -14,9 +14,9 @@ const loom = process.env.LOOM_BIN || join(root, 'build/native-debug/loom');
 const data = (f) => join(root, 'tests/cli/data', f);
 const tmp = () => mkdtempSync(join(tmpdir(), 'loom-cli-'));
 
-function run(args, { onStderr, stdin } = {}) {
+function run(args, { onStderr, stdin, env } = {}) {
   return new Promise((resolve) => {
-    const child = spawn(loom, args, { cwd: root });
+    const child = spawn(loom, args, { cwd: root, env: env ? { ...process.env, ...env } : process.env });
     child.stdin.end(stdin ?? '');
     let stdout = '';
     let stderr = '';
@@ -187,6 +187,22 @@ test('human.input asks on the terminal and the run waits for the answer', async 
   const closed = await run(['run', 'workflows/examples/approval.yaml', '--json'], { stdin: '' });
   assert.equal(closed.code, 1);
   assert.equal(JSON.parse(closed.stdout).error.code, 'cancelled');
+});
+
+test('human.input: a shown text to edit opens in LOOM_EDITOR; without one, or when it fails, one line is read', async () => {
+  const file = 'tests/cli/data/edit_answer.yaml';
+  const edited = await run(['run', file, '--json'], { env: { LOOM_EDITOR: 'sed -i s/fog/mist/', EDITOR: '', VISUAL: '' } });
+  assert.equal(edited.code, 0, edited.stderr);
+  assert.equal(JSON.parse(edited.stdout).outputs.text, 'The mist came in before the ferry left.');
+  assert.match(edited.stderr, /editing in sed -i s\/fog\/mist\//);
+  const failed = await run(['run', file, '--json'], { env: { LOOM_EDITOR: 'false' }, stdin: 'Typed instead.\n' });
+  assert.equal(failed.code, 0, failed.stderr);
+  assert.equal(JSON.parse(failed.stdout).outputs.text, 'Typed instead.');
+  assert.match(failed.stderr, /the editor ended with status \d+; answer on the terminal instead/);
+  // EDITOR alone is not used under a pipe (an interactive editor would wait for no one).
+  const piped = await run(['run', file, '--json'], { env: { LOOM_EDITOR: '', EDITOR: 'sed -i s/fog/mist/' }, stdin: 'One line.\n' });
+  assert.equal(JSON.parse(piped.stdout).outputs.text, 'One line.');
+  assert.match(piped.stderr, /set EDITOR, or LOOM_EDITOR, to edit the text above/);
 });
 
 test('graph draws Mermaid, DOT and ASCII', async () => {

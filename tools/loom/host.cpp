@@ -1,6 +1,12 @@
 #include "host.hpp"
 
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iterator>
+#include <optional>
 #include <condition_variable>
 #include <deque>
 #include <iostream>
@@ -34,8 +40,51 @@ class Worker {
   bool blocking = false;  // waits on a person at the terminal: cannot be interrupted, only left
 };
 
+// The editor a person edits a shown text in: $LOOM_EDITOR, else $VISUAL or $EDITOR when standard
+// input is a terminal (an interactive editor must not start under a pipe); "" when none.
+std::string text_editor() {
+  if (const char* e = std::getenv("LOOM_EDITOR"); e && *e) return e;
+  if (!isatty(STDIN_FILENO)) return "";
+  for (const char* name : {"VISUAL", "EDITOR"}) {
+    if (const char* e = std::getenv(name); e && *e) return e;
+  }
+  return "";
+}
+
+// A free-text answer that starts from `text` (a draft to edit): `text` in a temporary file, the
+// editor run on it, the file read back. Nothing when the editor cannot be run or fails: the
+// caller asks on the terminal instead.
+std::optional<std::string> edit_in_editor(const std::string& editor, const std::string& text) {
+  const char* dir = std::getenv("TMPDIR");
+  std::string path = std::string(dir && *dir ? dir : "/tmp") + "/loom-answer-XXXXXX.md";
+  int fd = mkstemps(path.data(), 3);
+  if (fd < 0) return std::nullopt;
+  bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  std::optional<std::string> answer;
+  if (written) {
+    std::fprintf(stderr, "  (editing in %s; save and quit to answer)\n", editor.c_str());
+    std::fflush(stderr);
+    int status = std::system((editor + " '" + path + "'").c_str());
+    if (status == 0) {
+      std::ifstream in(path, std::ios::binary);
+      std::string edited((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (in.good() || in.eof()) {
+        while (!edited.empty() && (edited.back() == '\n' || edited.back() == '\r')) edited.pop_back();
+        answer = std::move(edited);
+      }
+    } else {
+      std::fprintf(stderr, "  the editor ended with status %d; answer on the terminal instead\n", status);
+    }
+  }
+  std::remove(path.c_str());
+  return answer;
+}
+
 // human.input: shows the question on stderr and reads the answer from stdin, asking again while
-// the answer is not one of `choices`. Standard input closed: the run cannot get an answer.
+// the answer is not one of `choices`. A free-text question that shows a text (a draft to edit)
+// opens it in the person's editor when there is one (text_editor()). Standard input closed: the
+// run cannot get an answer.
 EffectResult ask_person(const Json& args) {
   static std::mutex terminal;  // one question at a time
   std::lock_guard<std::mutex> lock(terminal);
@@ -50,6 +99,15 @@ EffectResult ask_person(const Json& args) {
   }
   std::string options;
   for (const auto& c : choices) options += (options.empty() ? "" : "/") + c;
+  const bool editable = choices.empty() && args.contains("show") && args["show"].is_string();
+  if (editable) {
+    if (std::string editor = text_editor(); !editor.empty()) {
+      std::fprintf(stderr, "\n? %s\n", prompt.c_str());
+      if (auto edited = edit_in_editor(editor, args["show"].get<std::string>())) return EffectResult::success(valid_utf8(*edited));
+    } else {
+      std::fprintf(stderr, "  (one line answers here; set EDITOR, or LOOM_EDITOR, to edit the text above instead)\n");
+    }
+  }
   for (;;) {
     std::fprintf(stderr, "\n? %s%s ", prompt.c_str(), options.empty() ? "" : (" [" + options + "]").c_str());
     std::fflush(stderr);
