@@ -329,6 +329,17 @@ outputs: {all: "{{ steps.each.output | join(',') }}", n: "{{ steps.each.output |
   CHECK(empty->outputs()["n"] == 0);
 }
 
+// http.fetch by address: one with "bad" in it fails (404), one with "slow" takes a second, the
+// others answer their address at once.
+static Reply fetch_by_url(const Effect& e) {
+  Reply r;
+  std::string url = e.args["url"];
+  r.latency_ms = url.find("slow") != std::string::npos ? 1000 : 10;
+  r.result = url.find("bad") != std::string::npos ? EffectResult::failure(ErrorCode::kBadRequest, "404")
+                                                  : EffectResult::success(Json{{"body", url}});
+  return r;
+}
+
 TEST_CASE("foreach item failure with on_error fail cancels the others", "[run]") {
   auto wf = test::load_text(R"(
 name: fanfail
@@ -341,14 +352,7 @@ steps:
 )", agents());
   auto run = start(wf, Json{{"urls", {"http://x.test/ok", "http://x.test/bad", "http://x.test/slow"}}});
   FakeHost host;
-  host.handler = [](const Effect& e) {
-    Reply r;
-    std::string url = e.args["url"];
-    r.latency_ms = url.find("slow") != std::string::npos ? 1000 : 10;
-    r.result = url.find("bad") != std::string::npos ? EffectResult::failure(ErrorCode::kBadRequest, "404")
-                                                    : EffectResult::success(Json{{"body", url}});
-    return r;
-  };
+  host.handler = fetch_by_url;
   REQUIRE(host.drive(*run));
   CHECK(run->status() == RunStatus::kFailed);
   CHECK(run->failure().code == ErrorCode::kBadRequest);
@@ -379,13 +383,7 @@ outputs:
 )", agents());
   auto run = start(wf, Json{{"urls", {"http://x.test/a", "http://x.test/bad", "http://x.test/c"}}});
   FakeHost host;
-  host.handler = [](const Effect& e) {
-    Reply r;
-    std::string url = e.args["url"];
-    r.result = url.find("bad") != std::string::npos ? EffectResult::failure(ErrorCode::kBadRequest, "404")
-                                                    : EffectResult::success(Json{{"body", url}});
-    return r;
-  };
+  host.handler = fetch_by_url;
   REQUIRE(host.drive(*run));
   CHECK(run->status() == RunStatus::kSucceeded);
   CHECK(run->outputs()["status"] == "failed");
