@@ -11,14 +11,14 @@
 // A turn that waits on a run is brought up to date from the run's record whenever the turns are
 // read (after a reload too): the answer's text, the notes it was given, what it cost, or the error.
 
+import { FINISHED } from './host.js';
+
 /// The shipped workflow that answers questions.
 export const CHAT_WORKFLOW = 'chat';
 /// The turns kept per conversation (the oldest go first).
 export const MAX_TURNS = 200;
 /// The turns given to the model as the conversation so far.
 export const HISTORY_TURNS = 8;
-
-const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
 
 export class ChatError extends Error {
   constructor(code, message) {

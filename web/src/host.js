@@ -7,7 +7,8 @@
 // Events are handed to onEvents (and awaited) before the effects that the same poll returned are
 // started: a page that stores them first can reload and restore the run without redoing work.
 
-const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
+/// The statuses a run (or a step) ends in.
+export const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
 
 // A macrotask, so a long run of pure steps lets the page paint and take input in between.
 function yieldToEventLoop() {

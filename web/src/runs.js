@@ -8,9 +8,7 @@
 // One tab drives a run at a time: the run holds a Web Lock named after it for as long as it is
 // driven here, so a second tab open on the studio shows the run without performing its calls twice.
 
-import { runWorkflow, performEffect } from './host.js';
-
-const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
+import { runWorkflow, performEffect, FINISHED } from './host.js';
 
 function newRunId() {
   if (globalThis.crypto?.randomUUID) return globalThis.crypto.randomUUID();

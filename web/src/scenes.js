@@ -85,7 +85,7 @@ class SceneFlows {
     }
     const inputs = {
       outline, title: scene.title, pov: scene.pov, tense: scene.tense || 'past', target_words: targetWords,
-      queries, chapter: await this.#chapterNumber(project, sceneId),
+      queries, chapter: chapterNumber(project, sceneId),
     };
     if (scene.pov) Object.assign(inputs, await this.#voiceInputs(project, scene.pov, sceneId));
     return this.#start('generate', project, scene, inputs, model);
@@ -127,10 +127,12 @@ class SceneFlows {
   /// not {model, failed: true, error {code, message}}; recommended is the best model, or null
   /// when the top ranks tie. Null while the run has no ranking.
   async matrix(runId) {
-    const view = await this.#runs.view(runId);
-    const outputs = view?.record?.outputs;
+    // The stored record and log are enough: runs.view() would also rebuild the run in the engine.
+    const record = await this.#storage.getRun(runId);
+    const outputs = record?.outputs;
     if (!outputs?.ranking) return null;
-    const latency = latencies(view.events, 'drafts');
+    const events = await this.#storage.readEvents(runId);
+    const latency = latencies(events, 'drafts');
     const rows = outputs.ranking.map((r) => {
       const draft = outputs.drafts?.[r.candidate] ?? {};
       return {
@@ -140,11 +142,11 @@ class SceneFlows {
         cost_usd: draft.cost_usd ?? 0, latency_ms: latency.get(r.candidate) ?? null,
       };
     });
-    const recommended = outputs.best === null || outputs.best === undefined ? null : outputs.models[outputs.best];
+    const recommended = outputs.recommended ?? null;  // the workflow's: none on a tie at the top
     // The models that did not answer (after their retries): last, with why.
-    const errors = itemErrors(view.events, 'drafts');
+    const errors = itemErrors(events, 'drafts');
     const failed = (outputs.failed ?? []).map((i) => ({ model: outputs.models[i], failed: true, error: errors.get(i) ?? null }));
-    return { rows, failed, recommended, tie: recommended === null, character: view.record.inputs?.character ?? '' };
+    return { rows, failed, recommended, tie: recommended === null, character: record.inputs?.character ?? '' };
   }
 
   /// Saves a finished linked run's result as its scene's new revision, once: resolves the
@@ -284,18 +286,6 @@ class SceneFlows {
     return { scene, project: await this.#project(scene.project, what) };
   }
 
-  // The scene's chapter, counted from 1 in outline order (for the knowledge base's reveals).
-  async #chapterNumber(project, sceneId) {
-    let n = 0;
-    for (const act of project.acts) {
-      for (const ch of act.chapters) {
-        n += 1;
-        if (ch.scenes.includes(sceneId)) return n;
-      }
-    }
-    return 0;
-  }
-
   // What voice.profile gets for `character`: the stored voice's passages and the character's
   // lines in the project's other scenes and in their knowledge entries; the cast: the writer's
   // other stored voices.
@@ -332,6 +322,13 @@ class SceneFlows {
       return null;
     }
   }
+}
+
+// The scene's chapter, counted from 1 in outline order (for the knowledge base's reveals); 0
+// when the scene is in none.
+function chapterNumber(project, sceneId) {
+  const chapters = project.acts.flatMap((a) => a.chapters);
+  return chapters.findIndex((ch) => ch.scenes.includes(sceneId)) + 1;
 }
 
 // What a revision keeps of a knowledge.query `included` entry: enough to say where the prompt's

@@ -4,8 +4,7 @@
 // waiting for the writer). The conversation is chat.js's; text goes in with textContent only.
 import { el, errorBlock, formatCost } from './dom.js';
 import { inputFields, readInputs } from './run_form.js';
-
-const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
+import { FINISHED } from '../host.js';
 
 /// Mounts the panel in `root` (an <aside>); `ctx` is the studio's context with ctx.chat. Returns
 /// {show(open), destroy()}.
@@ -119,7 +118,7 @@ export function mountChatPanel(root, ctx) {
     runs.view(runId).then((view) => {
       if (!view) return;
       const steps = view.snapshot?.steps ?? [];
-      const done = steps.filter((s) => FINISHED.has(s.status) || s.status === 'succeeded' || s.status === 'skipped').length;
+      const done = steps.filter((s) => FINISHED.has(s.status) || s.status === 'skipped').length;
       const running = steps.filter((s) => s.status === 'running').map((s) => s.path);
       const status = view.snapshot?.status ?? view.record.status;
       const q = runs.question(runId);

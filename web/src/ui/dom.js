@@ -38,6 +38,20 @@ export function formatCost(usd) {
   return `$${usd.toFixed(4)}`;
 }
 
+/// Dollars as a writer reads a spend: cents ("$0.42", "$0.00"), or 4 decimals under a cent.
+export function formatDollars(usd) {
+  const v = usd ?? 0;
+  return v >= 0.01 || v === 0 ? `$${v.toFixed(2)}` : `$${v.toFixed(4)}`;
+}
+
+/// An SVG element with `attrs` (and text); charts build their shapes with it.
+export function svg(tag, attrs = {}, text) {
+  const node = document.createElementNS('http://www.w3.org/2000/svg', tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  if (text != null) node.textContent = text;
+  return node;
+}
+
 export function formatTokens(usage) {
   if (!usage) return '';
   const i = usage.input_tokens ?? 0;

@@ -4,8 +4,8 @@
 // when this tab does not drive it) and from the log itself.
 import { el, errorName, errorText, formatCost, formatDuration, formatTime, formatTokens, preview } from './dom.js';
 import { renderDag } from './dag.js';
+import { FINISHED } from '../host.js';
 
-const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
 
 // "gist#2/rewrite" -> "gist": the workflow step a snapshot path belongs to.
 function topStep(path) {

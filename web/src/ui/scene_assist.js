@@ -2,15 +2,13 @@
 // (scene_generation) or rewrite it in a character's voice (scene_enhancement), this scene's runs
 // with what became of them, and what they cost. Starting a run opens its run view, where it
 // streams and then asks for approval; the approved text comes back as a new revision (scenes.js).
-import { el, errorBlock } from './dom.js';
-
-const money = (usd) => (usd >= 0.01 || usd === 0 ? `$${usd.toFixed(2)}` : `$${usd.toFixed(4)}`);
+import { el, errorBlock, formatDollars } from './dom.js';
 
 /// "$0.0123 · 1,234 tokens (3 runs)", or '' when nothing was spent.
 export function formatSpend(spend) {
   if (!spend?.runs) return '';
   const tokens = (spend.input_tokens + spend.output_tokens).toLocaleString('en');
-  return `${money(spend.cost_usd)} · ${tokens} tokens (${spend.runs} run${spend.runs === 1 ? '' : 's'})`;
+  return `${formatDollars(spend.cost_usd)} · ${tokens} tokens (${spend.runs} run${spend.runs === 1 ? '' : 's'})`;
 }
 
 const OUTCOME = {
@@ -61,7 +59,7 @@ export function sceneAssist({ ctx, scene, project, flush }) {
         el('a', { attrs: { href: `#/runs/${r.id}` }, text: r.workflow === 'scene_enhancement' ? 'voice rewrite' : 'draft' }),
         el('span', { cls: 'help', text: ` ${r.status === 'succeeded' ? OUTCOME[r.outputs?.decision] ?? 'done' : r.status}` +
           `${r.applied?.saved ? ` → revision #${r.applied.revision}` : ''}` +
-          `${r.cost_usd ? ` · ${money(r.cost_usd)}` : ''}` }),
+          `${r.cost_usd ? ` · ${formatDollars(r.cost_usd)}` : ''}` }),
       ])));
       if (!linked.length) runList.replaceChildren(el('li', { cls: 'note', text: 'No model has worked on this scene yet.' }));
     } catch (e) {

@@ -3,20 +3,10 @@
 // (score, confidence, evidence, tokens, cost, latency), a chart of the scores with their
 // uncertainty, and the recommended model, which the writer can make a project's default. The last
 // comparison for the voice is shown again when the panel is reopened (it is a stored run).
-import { el, errorBlock } from './dom.js';
+import { el, errorBlock, formatDollars, svg } from './dom.js';
+import { FINISHED } from '../host.js';
 import { confidenceLabel } from '../voice.js';
 
-const SVG_NS = 'http://www.w3.org/2000/svg';
-const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
-
-function svg(tag, attrs = {}, text) {
-  const node = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-const money = (usd) => (usd >= 0.01 || !usd ? `$${(usd ?? 0).toFixed(2)}` : `$${usd.toFixed(4)}`);
 const seconds = (ms) => (ms == null ? '—' : `${(ms / 1000).toFixed(1)} s`);
 
 /// The scores as horizontal bars on a 0-100 axis, each with its ± uncertainty as a whisker, and
@@ -132,7 +122,7 @@ export function voiceTestSection({ ctx, record }) {
       el('td', { text: confidenceLabel(r.confidence).text }),
       el('td', {}, [el('ul', { cls: 'vt-evidence' }, r.evidence.slice(0, 3).map((e) => el('li', { text: e.text })))]),
       el('td', { cls: 'num', text: `${r.tokens.input.toLocaleString('en')} in / ${r.tokens.output.toLocaleString('en')} out` }),
-      el('td', { cls: 'num', text: money(r.cost_usd) }),
+      el('td', { cls: 'num', text: formatDollars(r.cost_usd) }),
       el('td', { cls: 'num', text: seconds(r.latency_ms) }),
     ]));
     // The models that did not answer, last, with why (no key, no server, ...).

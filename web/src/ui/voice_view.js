@@ -3,24 +3,16 @@
 // knowledge entry); on the right the selected voice's style against the background (a bar chart
 // of each feature's distance from everyone else), its signature words, and a passage scored
 // against it (0-100 with how sure, and the reasons in plain words) or several ranked.
-import { el, errorBlock, formatTime } from './dom.js';
+import { el, errorBlock, formatTime, svg } from './dom.js';
 import { confidenceLabel } from '../voice.js';
 import { voiceTestSection } from './voice_test.js';
 
-const SVG_NS = 'http://www.w3.org/2000/svg';
 const COMPARE_SLOTS = 5;
 
 // What the writer typed, kept for the page's life: choosing a voice redraws the view, and a
 // half-pasted manuscript or the passage being scored must survive that (and any error).
 const draft = { name: '', references: '', manuscript: '', character: '', aliases: '', candidate: '',
   compare: Array(COMPARE_SLOTS).fill('') };
-
-function svg(tag, attrs = {}, text) {
-  const node = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-  if (text != null) node.textContent = text;
-  return node;
-}
 
 function wordCount(text) {
   return (String(text).match(/[\p{L}\p{N}][\p{L}\p{N}'’-]*/gu) ?? []).length;
