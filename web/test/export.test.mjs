@@ -360,6 +360,12 @@ test('a bad backup is refused with bad_argument naming the problem, and nothing 
       [variant((b) => { b.project.acts[0].chapters[0].scenes.push('ghost'); }), /"ghost"/],
       [variant((b) => { b.project.acts[1].chapters[0].scenes = []; }), /in no chapter/],
       [variant((b) => { b.project.acts = 'many'; }), /project\.acts/],
+      [variant((b) => { b.project.acts[1] = 'Act II'; }), /project\.acts\[1\] must be an object/],
+      [variant((b) => { b.project.acts[1].title = 2; }), /project\.acts\[1\]\.title must be a string/],
+      [variant((b) => { b.project.acts[1].id = b.project.acts[0].chapters[0].id; }), /project\.acts\[1\]\.id must be a non-empty string no other act or chapter has/],
+      [variant((b) => { b.project.acts[0].chapters[1].id = b.project.acts[0].chapters[0].id; }), /project\.acts\[0\]\.chapters\[1\]\.id must be a non-empty string no other/],
+      [variant((b) => { b.project.acts[0].chapters[0].scenes = 'a, b'; }), /project\.acts\[0\]\.chapters\[0\]\.scenes must be a list/],
+      [variant((b) => { b.project.acts[0].chapters = {}; }), /project\.acts\[0\]\.chapters must be a list/],
       [variant((b) => { delete b.project.id; }), /project\.id/],
       [variant((b) => { b.revisions = undefined; }), /'revisions'/],
     ];

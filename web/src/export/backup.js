@@ -113,20 +113,21 @@ function validate(backup, fail) {
 
   const seen = new Set();  // act, chapter ids
   const placed = new Set();
+  // An act or a chapter at `at`: an object with an id no other act or chapter has, a title, and
+  // the list `children` (its chapters, its scenes).
+  const checkNode = (node, at, children) => {
+    if (!isObject(node)) fail(`${at} must be an object`);
+    if (!isId(node.id) || seen.has(node.id)) fail(`${at}.id must be a non-empty string no other act or chapter has`);
+    seen.add(node.id);
+    if (typeof node.title !== 'string') fail(`${at}.title must be a string`);
+    if (!Array.isArray(node[children])) fail(`${at}.${children} must be a list`);
+  };
   project.acts.forEach((act, i) => {
     const at = `project.acts[${i}]`;
-    if (!isObject(act)) fail(`${at} must be an object`);
-    if (!isId(act.id) || seen.has(act.id)) fail(`${at}.id must be a non-empty string no other act or chapter has`);
-    seen.add(act.id);
-    if (typeof act.title !== 'string') fail(`${at}.title must be a string`);
-    if (!Array.isArray(act.chapters)) fail(`${at}.chapters must be a list`);
+    checkNode(act, at, 'chapters');
     act.chapters.forEach((ch, j) => {
       const cat = `${at}.chapters[${j}]`;
-      if (!isObject(ch)) fail(`${cat} must be an object`);
-      if (!isId(ch.id) || seen.has(ch.id)) fail(`${cat}.id must be a non-empty string no other act or chapter has`);
-      seen.add(ch.id);
-      if (typeof ch.title !== 'string') fail(`${cat}.title must be a string`);
-      if (!Array.isArray(ch.scenes)) fail(`${cat}.scenes must be a list`);
+      checkNode(ch, cat, 'scenes');
       ch.scenes.forEach((id, k) => {
         if (!sceneIds.has(id)) fail(`${cat}.scenes[${k}] names scene ${JSON.stringify(id)}, which is not in 'scenes'`);
         if (placed.has(id)) fail(`${cat}.scenes[${k}]: scene '${id}' is in the outline twice`);
