@@ -114,20 +114,27 @@ export function mountChatPanel(root, ctx) {
   }
 
   // A run's progress: steps done of all, the step running, a question waiting for the writer.
+  function showProgress(runId, box, snapshot, fallbackStatus) {
+    const steps = snapshot?.steps ?? [];
+    const done = steps.filter((s) => FINISHED.has(s.status) || s.status === 'skipped').length;
+    const running = steps.filter((s) => s.status === 'running').map((s) => s.path);
+    const status = snapshot?.status ?? fallbackStatus;
+    const q = runs.question(runId);
+    box.dataset.status = status;
+    box.replaceChildren(
+      el('span', { text: `${status}: ${done} of ${steps.length} steps${running.length ? ` · ${running.join(', ')}` : ''}` }),
+      q ? el('span', { cls: 'chat-waiting', text: ' · waiting for your answer' }) : '',
+      ' ', el('a', { attrs: { href: `#/runs/${runId}`, 'data-testid': 'chat-run-link' }, text: q ? 'answer it' : 'open the run' }),
+    );
+  }
+
+  // The first drawing reads the stored run once; later ones use the snapshot each change brings.
   function progress(runId, box) {
     runs.view(runId).then((view) => {
       if (!view) return;
-      const steps = view.snapshot?.steps ?? [];
-      const done = steps.filter((s) => FINISHED.has(s.status) || s.status === 'skipped').length;
-      const running = steps.filter((s) => s.status === 'running').map((s) => s.path);
-      const status = view.snapshot?.status ?? view.record.status;
-      const q = runs.question(runId);
-      box.dataset.status = status;
-      box.replaceChildren(
-        el('span', { text: `${status}: ${done} of ${steps.length} steps${running.length ? ` · ${running.join(', ')}` : ''}` }),
-        q ? el('span', { cls: 'chat-waiting', text: ' · waiting for your answer' }) : '',
-        ' ', el('a', { attrs: { href: `#/runs/${runId}`, 'data-testid': 'chat-run-link' }, text: q ? 'answer it' : 'open the run' }),
-      );
+      const shown = drawnRuns.get(runId);
+      if (shown && !shown.snapshot) shown.snapshot = view.snapshot;
+      showProgress(runId, box, shown?.snapshot ?? view.snapshot, view.record.status);
     }).catch(() => {});
   }
 
@@ -182,8 +189,17 @@ export function mountChatPanel(root, ctx) {
       chat.turns(projectId).then((t) => { turns = t; draw(); }, () => {});
       return;
     }
+    if (c.snapshot) shown.snapshot = c.snapshot;
     if (shown.live) shown.live.textContent = runs.streamed(c.runId).get('answer') ?? '…';
-    if (!pending) pending = setTimeout(() => { pending = null; for (const [id, s] of drawnRuns) progress(id, s.box); }, 150);
+    if (!pending) {
+      pending = setTimeout(() => {
+        pending = null;
+        for (const [id, s] of drawnRuns) {
+          if (s.snapshot) showProgress(id, s.box, s.snapshot);
+          else progress(id, s.box);
+        }
+      }, 150);
+    }
   });
 
   return {

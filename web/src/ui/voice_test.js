@@ -45,7 +45,7 @@ export function voiceTestSection({ ctx, record }) {
   const modelBox = el('fieldset', { cls: 'vt-models', attrs: { 'data-testid': 'vt-models' } }, [el('legend', { text: 'Models (2 to 5)' })]);
   const projectSelect = el('select', { attrs: { id: 'vt-project', 'data-testid': 'vt-project' } });
   const runButton = el('button', { text: 'Ask each model', attrs: { type: 'submit', 'data-testid': 'vt-run' } });
-  const status = el('div', { cls: 'vt-status', attrs: { 'data-testid': 'vt-status', 'aria-live': 'polite' } });
+  const statusBox = el('div', { cls: 'vt-status', attrs: { 'data-testid': 'vt-status', 'aria-live': 'polite' } });
   const result = el('div', { cls: 'vt-result', attrs: { 'data-testid': 'vt-result' } });
   const errors = el('div');
   let stop = () => {};
@@ -67,51 +67,67 @@ export function voiceTestSection({ ctx, record }) {
     }
   }
 
-  // Shows run `id`: live progress per model while it runs, the comparison once it has one.
+  // Shows run `id`: live progress per model while it runs, the comparison once it has one. The
+  // stored run is read once; while it runs, its new events come with each change.
   function follow(id) {
     stop();
+    const written = new Map();  // item i (model i) -> the text it has written so far
+    const done = new Set();
+    let lastSeq = 0;
+    let record = null;
+    let status = null;
+    const fold = (events) => {
+      for (const e of events ?? []) {
+        if (e.seq <= lastSeq) continue;  // already folded in (the first read and a change overlap)
+        lastSeq = e.seq;
+        if (e.step !== 'drafts' || e.item == null) continue;
+        if (e.type === 'step_output_delta') written.set(e.item, (written.get(e.item) ?? '') + (e.delta ?? ''));
+        if (e.type === 'step_succeeded') done.add(e.item);
+      }
+    };
     const draw = async () => {
-      const view = await runs.view(id);
-      if (!view) return;
-      const st = view.snapshot?.status ?? view.record.status;
+      if (!record) return;
       const link = el('a', { attrs: { href: `#/runs/${id}`, 'data-testid': 'vt-run-link' }, text: 'the run' });
-      if (!FINISHED.has(st)) {
-        // What each model has written so far, from the run's stored events (item i: model i).
-        const written = new Map();
-        const done = new Set();
-        for (const e of view.events) {
-          if (e.step !== 'drafts' || e.item == null) continue;
-          if (e.type === 'step_output_delta') written.set(e.item, (written.get(e.item) ?? '') + (e.delta ?? ''));
-          if (e.type === 'step_succeeded') done.add(e.item);
-        }
-        const items = (view.record.inputs?.models ?? []).map((m, i) => {
+      if (!FINISHED.has(status)) {
+        const items = (record.inputs?.models ?? []).map((m, i) => {
           const text = written.get(i) ?? '';
           const words = text.trim() ? text.trim().split(/\s+/).length : 0;
           return el('li', { attrs: { 'data-model': m } }, [`${m}: `, el('span', { cls: 'help',
             text: done.has(i) ? `done, ${words} words` : words ? `${words} words so far` : 'waiting' })]);
         });
-        status.replaceChildren(el('p', {}, [`Asking ${items.length} models… (`, link, ')']), el('ul', {}, items));
+        statusBox.replaceChildren(el('p', {}, [`Asking ${items.length} models… (`, link, ')']), el('ul', {}, items));
         return;
       }
-      status.replaceChildren(el('p', { cls: 'help' }, [`${st === 'succeeded' ? 'Compared' : `The comparison ${st}`}: see `, link, '.']));
-      if (st !== 'succeeded') {
-        result.replaceChildren(view.record.error ? errorBlock(view.record.error, { testid: 'vt-error' }) : '');
+      statusBox.replaceChildren(el('p', { cls: 'help' }, [`${status === 'succeeded' ? 'Compared' : `The comparison ${status}`}: see `, link, '.']));
+      if (status !== 'succeeded') {
+        result.replaceChildren(record.error ? errorBlock(record.error, { testid: 'vt-error' }) : '');
         return;
       }
       const m = await flows.matrix(id);
-      if (m) drawMatrix(m, view.record);
+      if (m) drawMatrix(m, record);
     };
+    const redraw = () => draw().catch((e) => errors.replaceChildren(errorBlock(e)));
     let queued = false;  // one redraw at a time, however many changes come in meanwhile
     const unsubscribe = runs.subscribe((c) => {
-      if (c.runId !== id || queued) return;
+      if (c.runId !== id) return;
+      fold(c.events);
+      if (c.record) record = c.record;
+      status = c.record?.status ?? c.snapshot?.status ?? status;
+      if (queued) return;
       queued = true;
       setTimeout(() => {
         queued = false;
-        draw().catch((e) => errors.replaceChildren(errorBlock(e)));
+        redraw();
       }, 100);
     });
     stop = unsubscribe;
-    draw().catch((e) => errors.replaceChildren(errorBlock(e)));
+    runs.view(id).then((view) => {
+      if (!view) return;
+      fold(view.events);
+      record ??= view.record;
+      status ??= view.snapshot?.status ?? view.record.status;
+      redraw();
+    }, (e) => errors.replaceChildren(errorBlock(e)));
   }
 
   function drawMatrix(m, runRecord) {
@@ -166,7 +182,7 @@ export function voiceTestSection({ ctx, record }) {
     modelBox,
     el('label', { cls: 'field inline', attrs: { for: 'vt-project' } }, [el('span', { cls: 'label', text: 'For the project' }), projectSelect]),
     el('div', { cls: 'actions' }, [runButton]),
-    errors, status, result,
+    errors, statusBox, result,
   ]);
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
